@@ -1,0 +1,114 @@
+"""The platform seam: what every channel translates to and from.
+
+Channels (console, telegram, wechat, wecom) only convert between these frozen
+dataclasses and their wire format; nothing else in visitbot knows a platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Platform = Literal["console", "telegram", "wechat", "wecom"]
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a person is reached on one platform (chat id, openid, userid)."""
+
+    platform: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer option: `value` goes back in button callbacks, `label` is shown."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Media:
+    """A photo, voice note or location sent by a user, kept as a reference only."""
+
+    kind: Literal["photo", "location", "voice"]
+    ref: str
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from a user, already verified and deduplicated by its channel."""
+
+    address: Address
+    msg_id: str
+    text: str | None = None
+    choice: str | None = None  # callback data of a pressed button
+    media: Media | None = None
+    # platform-specific bits the router may need (e.g. telegram callback query id)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to a user, as stored in the outbox payload."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    template: str | None = None  # template key, for channels with template messages
+    fields: dict[str, str] = field(default_factory=dict)  # template message fields
+    callback_prefix: str | None = None  # names the question, so stale buttons are refused
+    attachment: str | None = None  # path of a file to send (reports)
+    # platform extras, e.g. {"edit_message_id": …} for Telegram, {"kind": "template"} for WeChat
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "choices": [[c.value, c.label] for c in self.choices],
+            "template": self.template,
+            "fields": dict(self.fields),
+            "callback_prefix": self.callback_prefix,
+            "attachment": self.attachment,
+            "meta": dict(self.meta),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Outgoing:
+        return cls(
+            text=payload.get("text", ""),
+            choices=tuple(Choice(v, lbl) for v, lbl in payload.get("choices") or ()),
+            template=payload.get("template"),
+            fields=dict(payload.get("fields") or {}),
+            callback_prefix=payload.get("callback_prefix"),
+            attachment=payload.get("attachment"),
+            meta=dict(payload.get("meta") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a channel says of one delivery attempt.
+
+    ok: delivered; retry_after: seconds to wait before trying again (429, 5xx,
+    timeouts); permanent: never retry (blocked by user, invalid recipient).
+    """
+
+    ok: bool
+    provider_id: str | None = None
+    retry_after: float | None = None
+    permanent: bool = False
+    error: str | None = None
+
+
+class Channel(Protocol):
+    """A platform adapter. `send` must not raise for platform errors: it reports them."""
+
+    name: str
+    # messages per second overall and per recipient the platform tolerates
+    rate_per_second: float
+    rate_per_recipient: float
+
+    async def send(self, address: Address, message: Outgoing) -> SendResult: ...

@@ -1,0 +1,149 @@
+"""The WeChat Official Account (公众号) channel: the callback endpoint and `WeChatChannel`.
+
+GET /wechat answers WeChat's URL verification; POST /wechat takes messages in plain
+mode (signature) or safe mode (AES, msg_signature). A forged or stale request gets 403
+and touches nothing; a hostile or broken body 400/413; anything we do not handle
+'success'. The first reply rides back as the passive reply (encrypted in safe mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.channel import Address, Outgoing
+from bot.channels.wechat_channel import WeChatChannel
+from bot.channels.wechat_crypto import CallbackAuth, Forbidden
+from bot.channels.wechat_parse import AskText, Ignore, parse_wechat
+from bot.channels.wechat_webhook import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_BODY,
+    HandlesIncoming,
+    LateSend,
+    TooLarge,
+    read_limited,
+    refused,
+    run_core,
+    success,
+)
+from bot.channels.wechat_xml import BadXml, parse_xml, text_reply_xml, truncate_utf8
+from bot.channels.wechat_xml import with_numbered_choices as numbered
+from bot.settings import Settings
+from conversations.text import render
+
+__all__ = ["WeChatChannel", "wechat_routes"]
+
+log = logging.getLogger(__name__)
+PASSIVE_MAX_BYTES = 2047  # WeChat drops longer passive text replies
+
+
+def _secret(value: object) -> str | None:
+    if value is None:
+        return None
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if get else str(value)
+
+
+def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/wechat",
+                  deadline: float = DEFAULT_DEADLINE, max_body: int = DEFAULT_MAX_BODY,
+                  late: LateSend | None = None,
+                  clock: Callable[[], float] = time.time) -> list[Route]:
+    token = _secret(settings.wechat_token)
+    if not token:
+        raise ValueError("VISITBOT_WECHAT_TOKEN is required for the WeChat endpoint")
+    auth = CallbackAuth(token, _secret(settings.wechat_aes_key),
+                        settings.wechat_app_id or "", clock=clock)
+    if late is None:
+        late = _default_late(core, settings)
+
+    async def verify(request: Request) -> Response:
+        q = request.query_params
+        ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        try:
+            auth.check_fresh(ts, nonce)
+            auth.check_signature(q.get("signature"), ts, nonce)
+        except Forbidden as exc:
+            return refused(403, str(exc), "wechat")
+        return PlainTextResponse(q.get("echostr", ""))
+
+    async def receive(request: Request) -> Response:
+        try:
+            body = await read_limited(request, max_body)
+        except TooLarge:
+            return refused(413, "body too large", "wechat")
+        q = request.query_params
+        ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        safe = q.get("encrypt_type", "raw").lower() == "aes"
+        try:
+            auth.check_fresh(ts, nonce)
+            auth.check_signature(q.get("signature"), ts, nonce)
+            if safe:
+                envelope = parse_xml(body)
+                if not envelope.get("Encrypt"):
+                    raise Forbidden("no Encrypt element in safe mode")
+                msg = parse_xml(auth.decrypt(envelope["Encrypt"], q.get("msg_signature"),
+                                             ts, nonce))
+            else:
+                msg = parse_xml(body)
+        except Forbidden as exc:
+            return refused(403, str(exc), "wechat")
+        except BadXml as exc:
+            return refused(400, str(exc), "wechat")
+
+        parsed = parse_wechat(msg)
+        if isinstance(parsed, Ignore):
+            log.info("wechat callback ignored: %s", parsed.reason)
+            auth.remember(ts, nonce)
+            return success()
+        if isinstance(parsed, AskText):
+            auth.remember(ts, nonce)
+            return _reply(parsed.from_user, parsed.to_user,
+                          render("wechat_voice_unrecognized"), safe, nonce)
+        handled, early = await run_core(core, parsed, inline=True, deadline=deadline,
+                                        late=late)
+        if early is not None:
+            if early.status_code < 500:
+                auth.remember(ts, nonce)
+            return early
+        auth.remember(ts, nonce)
+        out: Outgoing | None = getattr(handled, "inline", None)
+        if out is None:
+            return success()
+        return _reply(parsed.address.external_id, msg.get("ToUserName", ""),
+                      passive_text(out), safe, nonce)
+
+    def _reply(to_user: str, from_user: str, content: str, safe: bool, nonce: str) -> Response:
+        xml = text_reply_xml(to_user, from_user, content, int(clock()))
+        if safe:
+            xml = auth.encrypt_reply(xml, nonce)
+        return Response(xml, media_type="application/xml")
+
+    return [Route(path, verify, methods=["GET"]), Route(path, receive, methods=["POST"])]
+
+
+def passive_text(out: Outgoing) -> str:
+    text = numbered(out.text, [c.label for c in out.choices])
+    short = truncate_utf8(text, PASSIVE_MAX_BYTES)
+    if short != text:
+        log.warning("passive reply cut to %d bytes", PASSIVE_MAX_BYTES)
+    return short
+
+
+def _default_late(core: HandlesIncoming, settings: Settings) -> LateSend | None:
+    sessions = getattr(core, "sessions", None)
+    if sessions is None or not settings.wechat_app_id or settings.wechat_app_secret is None:
+        return None
+    channel: WeChatChannel | None = None
+
+    async def late(address: Address, out: Outgoing) -> object:
+        nonlocal channel
+        if channel is None:
+            channel = WeChatChannel(settings, sessions)
+        return await channel.send(address, out)
+
+    return late

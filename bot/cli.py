@@ -1,0 +1,134 @@
+"""`visitbot`: the command line that wires the rooms together."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bot.settings import ConfigError, load_settings
+from store.db import DatabaseUnavailable
+
+# Command groups that live beside the rooms they drive.
+EXTENSIONS = ("bot.cli_roster", "bot.cli_schedule", "bot.cli_cases", "bot.cli_report")
+
+
+@click.group()
+@click.option("--database-url", envvar="VISITBOT_DATABASE_URL", default=None,
+              help="SQLAlchemy URL; default: a SQLite file visitbot.db here.")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """visitbot: regular visits to people who live alone and at risk, run in chat."""
+    try:
+        settings = load_settings(**({"database_url": database_url} if database_url else {}))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    ctx.obj = {"settings": settings, "database_url": settings.database_url}
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: dict) -> None:
+    """Bring the database schema to the newest version."""
+    from store.migrate import upgrade
+
+    url = obj["database_url"]
+    try:
+        upgrade(url)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("数据库已升级到最新版本。")
+
+
+@main.command()
+@click.argument("phone")
+@click.pass_obj
+def invite(obj: dict, phone: str) -> None:
+    """Issue a one-time invite code for the person with PHONE."""
+    from bot.binding import InviteError, invite_by_phone
+
+    app = _build(obj)
+    now = datetime.now(UTC)
+    with app.sessions() as s:
+        try:
+            code, _person = invite_by_phone(s, phone, now, app.settings.invite_ttl_hours)
+        except InviteError as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+    click.echo(f"邀请码：{code}（{app.settings.invite_ttl_hours} 小时内有效，仅可使用一次）")
+    click.echo(f"Telegram：发送 /start {code}，或打开 https://t.me/<机器人用户名>?start={code}")
+    click.echo(f"微信：发送 绑定 {code}")
+
+
+@main.command()
+@click.option("--as", "phone", required=True, help="The phone number of the person to speak as.")
+@click.option("--script", type=click.File("r", encoding="utf-8"), default=None,
+              help="A transcript: one message per line, instead of typing.")
+@click.pass_obj
+def chat(obj: dict, phone: str, script: click.utils.LazyFile | None) -> None:
+    """Talk to visitbot from the terminal as the person with PHONE."""
+    from bot.console_session import run_chat
+
+    app = _build(obj)
+    lines = script.read().splitlines() if script else None
+    sys.exit(run_chat(app, phone, lines))
+
+
+@main.command()
+@click.option("--db", "db_path", default="visitbot-demo.db", show_default=True,
+              help="The SQLite file the demo creates afresh.")
+@click.option("--quiet", is_flag=True, help="Print only the final record.")
+def demo(db_path: str, quiet: bool) -> None:
+    """The end-to-end demo on a fresh SQLite file: roster, reminder, checklist, record."""
+    from bot.demo import run_demo
+
+    sys.exit(run_demo(Path(db_path), quiet=quiet))
+
+
+@main.command()
+@click.option("--channel", "channels", multiple=True,
+              type=click.Choice(["console", "telegram", "wechat", "wecom"]),
+              default=("console",), show_default=True)
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@click.option("--no-scheduler", is_flag=True, help="Serve webhooks only; no tick, no dispatch.")
+@click.pass_obj
+def run(obj: dict, channels: tuple[str, ...], host: str | None, port: int | None,
+        no_scheduler: bool) -> None:
+    """Serve the webhooks and run the scheduler and dispatcher."""
+    from bot.server import serve
+
+    app = _build(obj)
+    serve(app, list(channels), host=host, port=port, scheduler=not no_scheduler)
+
+
+def _build(obj: dict):  # type: ignore[no-untyped-def]
+    from bot.wiring import build
+
+    try:
+        return build(obj["settings"])
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _register_extensions() -> None:
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", []):
+            main.add_command(command)
+
+
+_register_extensions()

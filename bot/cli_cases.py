@@ -1,0 +1,86 @@
+"""`visitbot cases` and `visitbot device`: risk cases and monitoring devices from the shell."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import select
+
+from bot.cases import SEVERITY_LABEL, SEVERITY_RANK
+from bot.scope import subtree_ids
+from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
+from store.masking import mask_id
+from store.models import Case, Device, Jurisdiction, Person
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    url = click.get_current_context().obj["database_url"]
+    engine = make_engine(url)
+    try:
+        check_connection(engine)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    return session_factory(engine)
+
+
+@click.command("cases")
+@click.option("--jurisdiction", default=None, help="Township, village or county name.")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved cases.")
+def cases_cmd(jurisdiction: str | None, show_all: bool) -> None:
+    """List open risk cases by severity and age."""
+    sessions = _sessions()
+    now = datetime.now(UTC)
+    with sessions() as s:
+        q = select(Case, Person).join(Person, Person.id == Case.subject_id)
+        if jurisdiction:
+            roots = s.scalars(select(Jurisdiction.id).where(
+                Jurisdiction.name == jurisdiction)).all()
+            if not roots:
+                raise click.ClickException(f"没有名为 {jurisdiction} 的辖区")
+            q = q.where(Person.jurisdiction_id.in_(subtree_ids(s, list(roots))))
+        if not show_all:
+            q = q.where(Case.status != "resolved")
+        rows = s.execute(q).all()
+        rows.sort(key=lambda r: (-SEVERITY_RANK.get(r[0].severity, 0), r[0].opened_at))
+        if not rows:
+            click.echo("没有未结案的个案。")
+            return
+        click.echo(f"{'个案':>6} {'级别':<4} {'状态':<8} {'时长(小时)':>10}  对象")
+        for case, person in rows:
+            hours = int((now - case.opened_at).total_seconds() // 3600)
+            click.echo(f"{case.id:>6} {SEVERITY_LABEL.get(case.severity, case.severity):<4} "
+                       f"{case.status:<8} {hours:>10}  {person.name}"
+                       f"（{mask_id(person.id_number or '')}）{case.kind}"
+                       + (f" 处理：{case.resolution}" if case.resolution else ""))
+
+
+@click.group("device")
+def device() -> None:
+    """Remote-monitoring devices (远程监测) in subjects' homes."""
+
+
+@device.command("register")
+@click.argument("source")
+@click.argument("device_id")
+@click.option("--kind", type=click.Choice(["smoke", "water_meter", "power_meter",
+                                           "call_button"]), required=True)
+@click.option("--subject", "id_number", required=True, help="The subject's ID number.")
+def device_register(source: str, device_id: str, kind: str, id_number: str) -> None:
+    """Register DEVICE_ID of monitoring platform SOURCE for a subject."""
+    sessions = _sessions()
+    with sessions() as s:
+        person = s.scalars(select(Person).where(Person.id_number == id_number.upper())).first()
+        if person is None:
+            raise click.ClickException(f"没有身份证号为 {mask_id(id_number)} 的对象")
+        existing = s.scalars(select(Device).where(Device.source == source,
+                                                  Device.device_id == device_id)).first()
+        if existing:
+            existing.subject_id, existing.kind = person.id, kind
+        else:
+            s.add(Device(source=source, device_id=device_id, kind=kind, subject_id=person.id))
+        s.commit()
+    click.echo(f"设备 {source}/{device_id}（{kind}）已登记给 {person.name}。")
+
+
+COMMANDS = [cases_cmd, device]

@@ -1,0 +1,255 @@
+"""Chat commands outside a checklist: lists for visitors, officers and families."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import cases
+from bot.channel import Choice, Outgoing
+from bot.context import Turn
+from bot.scope import can_see_subject, is_assigned_visitor, visible_subject_ids
+from conversations.text import render
+from store.masking import mask_phone
+from store.models import Assignment, Case, CaseNote, FamilyLink, Person, Subject, Visit
+from store.upsert import insert_ignore
+
+LIST_LIMIT = 20
+
+
+def help_(turn: Turn) -> None:
+    turn.reply(Outgoing(render("bot_help", roles=sorted(turn.roles))))
+
+
+def visits(turn: Turn) -> None:
+    """A visitor's open visits, soonest first, each with a start button."""
+    assert turn.person is not None
+    today = turn.today()
+    rows = turn.session.execute(
+        select(Visit.id, Visit.due_on, Visit.deadline, Visit.kind, Visit.reason, Person.name,
+               Visit.status, Visit.required_mode)
+        .join(Person, Person.id == Visit.subject_id)
+        .where(Visit.visitor_id == turn.person.id, Visit.status.in_(("planned", "in_progress")),
+               or_(Visit.window_opens.is_(None), Visit.window_opens <= today + timedelta(days=7)))
+        .order_by(Visit.due_on, Visit.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    items = [{"visit_id": r.id, "name": r.name, "due_on": r.due_on.isoformat(),
+              "overdue": r.due_on < today, "kind": r.kind, "reason": r.reason,
+              "in_progress": r.status == "in_progress", "in_person": r.required_mode == "in_person"}
+             for r in rows]
+    turn.reply(Outgoing(render("bot_visits_list", items=items),
+                        choices=tuple(Choice(f"start:{i['visit_id']}", f"{n}. {i['name']}")
+                                      for n, i in enumerate(items, 1))))
+
+
+def record(turn: Turn, arg: str) -> None:
+    """`记录` lists the visitor's subjects; `记录 N` starts an ad-hoc visit for the N-th."""
+    from bot.visit_session import start_visit
+
+    assert turn.person is not None
+    today = turn.today()
+    subjects = turn.session.execute(
+        select(Subject.person_id, Person.name, Subject.policy)
+        .join(Person, Person.id == Subject.person_id)
+        .join(Assignment, Assignment.subject_id == Subject.person_id)
+        .where(Assignment.visitor_id == turn.person.id,
+               or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today),
+               Subject.status == "active")
+        .order_by(Person.name, Subject.person_id)
+    ).all()
+    if not arg.strip():
+        turn.reply(Outgoing(render("bot_subjects_list", names=[r.name for r in subjects])))
+        return
+    try:
+        chosen = subjects[int(arg.strip()) - 1]
+    except (ValueError, IndexError):
+        turn.reply(Outgoing(render("bot_subjects_list", names=[r.name for r in subjects],
+                                   bad=arg.strip())))
+        return
+    # Prefer the visit already planned for this subject; otherwise an ad-hoc one for today.
+    visit_id = turn.session.scalar(
+        select(Visit.id).where(Visit.subject_id == chosen.person_id,
+                               Visit.status.in_(("planned", "in_progress")),
+                               Visit.window_opens <= today)
+        .order_by(Visit.due_on).limit(1))
+    if visit_id is None:
+        insert_ignore(turn.session, Visit.__table__, {
+            "subject_id": chosen.person_id, "visitor_id": turn.person.id,
+            "policy": chosen.policy, "kind": "adhoc", "due_on": today, "window_opens": today,
+            "deadline": today, "status": "planned", "created_at": turn.now,
+        }, ["subject_id", "kind", "due_on"])
+        visit_id = turn.session.scalar(select(Visit.id).where(
+            Visit.subject_id == chosen.person_id, Visit.kind == "adhoc", Visit.due_on == today))
+    assert visit_id is not None
+    start_visit(turn, visit_id)
+
+
+def overdue(turn: Turn) -> None:
+    assert turn.person is not None
+    today = turn.today()
+    scope = visible_subject_ids(turn.session, turn.person.id, turn.roles, today)
+    rows = turn.session.execute(
+        select(Visit.id, Visit.due_on, Person.name)
+        .join(Person, Person.id == Visit.subject_id)
+        .where(Visit.subject_id.in_(scope), Visit.status.in_(("planned", "in_progress")),
+               Visit.due_on < today)
+        .order_by(Visit.due_on).limit(LIST_LIMIT)
+    ).all()
+    total = turn.session.scalar(select(func.count()).select_from(Visit).where(
+        Visit.subject_id.in_(scope), Visit.status.in_(("planned", "in_progress")),
+        Visit.due_on < today)) or 0
+    turn.reply(Outgoing(render("bot_overdue_list", total=total, items=[
+        {"name": r.name, "due_on": r.due_on.isoformat(), "days": (today - r.due_on).days}
+        for r in rows])))
+
+
+def open_cases(turn: Turn) -> None:
+    assert turn.person is not None
+    scope = visible_subject_ids(turn.session, turn.person.id, turn.roles, turn.today())
+    rows = turn.session.execute(
+        select(Case.id, Case.kind, Case.severity, Case.status, Case.opened_at, Person.name)
+        .join(Person, Person.id == Case.subject_id)
+        .where(Case.subject_id.in_(scope), Case.status != "resolved")
+        .order_by(Case.opened_at).limit(200)
+    ).all()
+    rank = cases.SEVERITY_RANK
+    ordered = sorted(rows, key=lambda r: (-rank.get(r.severity, 0), r.opened_at))[:LIST_LIMIT]
+    items = [{"case_id": r.id, "name": r.name, "kind": r.kind,
+              "severity": cases.SEVERITY_LABEL.get(r.severity, r.severity),
+              "status": r.status, "hours": int((turn.now - r.opened_at).total_seconds() // 3600)}
+             for r in ordered]
+    turn.reply(Outgoing(render("bot_cases_list", items=items)))
+
+
+def status(turn: Turn) -> None:
+    """A family member's view of their own parent: the last visit, nothing sensitive."""
+    assert turn.person is not None
+    links = turn.session.execute(
+        select(FamilyLink.subject_id, Person.name)
+        .join(Person, Person.id == FamilyLink.subject_id)
+        .where(FamilyLink.person_id == turn.person.id)
+    ).all()
+    items = []
+    for link in links:
+        last = turn.session.execute(
+            select(Visit.visited_on, Visit.mode, Person.name)
+            .outerjoin(Person, Person.id == Visit.visitor_id)
+            .where(Visit.subject_id == link.subject_id, Visit.status == "filed")
+            .order_by(Visit.visited_on.desc(), Visit.id.desc()).limit(1)
+        ).first()
+        open_serious = turn.session.scalar(select(func.count()).select_from(Case).where(
+            Case.subject_id == link.subject_id, Case.status != "resolved",
+            Case.severity.in_(("high", "emergency")))) or 0
+        items.append({"name": link.name,
+                      "visited_on": last.visited_on.isoformat() if last and last.visited_on
+                      else None, "mode": last.mode if last else None,
+                      "visitor": last.name if last else None, "open_serious": open_serious})
+    turn.reply(Outgoing(render("bot_status", items=items)))
+
+
+def stop_notices(turn: Turn) -> None:
+    assert turn.person is not None
+    turn.session.execute(update(FamilyLink).where(FamilyLink.person_id == turn.person.id)
+                         .values(notify=False))
+    turn.reply(Outgoing(render("bot_notices_stopped")))
+
+
+def _case_in_scope(turn: Turn, case_id: str) -> Case | None:
+    assert turn.person is not None
+    try:
+        case = turn.session.get(Case, int(case_id), with_for_update=True)
+    except ValueError:
+        case = None
+    if case is None or "officer" not in turn.roles or not can_see_subject(
+            turn.session, turn.person.id, {"officer"}, case.subject_id, turn.today()):
+        turn.reply(Outgoing(render("bot_case_not_found", case_id=case_id)))
+        return None
+    return case
+
+
+def ack(turn: Turn, case_id: str) -> None:
+    case = _case_in_scope(turn, case_id)
+    if case is None or turn.person is None:
+        return
+    changed = cases.acknowledge(turn.session, case, turn.person.id, turn.now)
+    turn.reply(Outgoing(render("bot_case_acked", case_id=case.id, changed=changed,
+                               status=case.status),
+                        choices=(Choice(f"resolve:{case.id}", "已处理"),)))
+
+
+def resolve_howto(turn: Turn, case_id: str) -> None:
+    case = _case_in_scope(turn, case_id)
+    if case is not None:
+        turn.reply(Outgoing(render("bot_case_resolve_howto", case_id=case.id)))
+
+
+def resolve(turn: Turn, case_id: str, note: str) -> None:
+    case = _case_in_scope(turn, case_id)
+    if case is None or turn.person is None:
+        return
+    if not note.strip():
+        turn.reply(Outgoing(render("bot_case_resolve_howto", case_id=case.id)))
+        return
+    turn.session.add(CaseNote(case_id=case.id, author_id=turn.person.id, text=note.strip(),
+                              created_at=turn.now))
+    changed = cases.resolve(turn.session, case, turn.person.id, note.strip(), turn.now)
+    turn.reply(Outgoing(render("bot_case_resolved", case_id=case.id, changed=changed)))
+
+
+def note(turn: Turn, case_id: str, text: str) -> None:
+    case = _case_in_scope(turn, case_id)
+    if case is None or turn.person is None or not text.strip():
+        return
+    turn.session.add(CaseNote(case_id=case.id, author_id=turn.person.id, text=text.strip(),
+                              created_at=turn.now))
+    turn.reply(Outgoing(render("bot_case_noted", case_id=case.id)))
+
+
+def contact(turn: Turn, case_id: str) -> None:
+    """An officer asks for the emergency contact's full phone: shown and audited."""
+    from store.models import AuditEntry
+
+    case = _case_in_scope(turn, case_id)
+    if case is None or turn.person is None:
+        return
+    subject = turn.session.get(Subject, case.subject_id)
+    turn.session.add(AuditEntry(actor_id=turn.person.id, action="view_contact",
+                                subject_id=case.subject_id, detail=f"case {case.id}",
+                                at=turn.now))
+    turn.reply(Outgoing(render(
+        "bot_case_contact", case_id=case.id,
+        name=(subject.emergency_contact_name if subject else None) or "",
+        phone=(subject.emergency_contact_phone if subject else None) or "",
+        masked=mask_phone((subject.emergency_contact_phone if subject else None) or ""))))
+
+
+def is_visitor_of(turn: Turn, subject_id: int) -> bool:
+    assert turn.person is not None
+    return is_assigned_visitor(turn.session, turn.person.id, subject_id, turn.today())
+
+
+def report(turn: Turn) -> None:
+    """The month's summary as a file, built after the commit so no lock is held."""
+    assert turn.person is not None
+    month = turn.today().strftime("%Y-%m")
+    officer_id = turn.person.id
+    address = turn.address
+    key = f"report:{address.platform}:{turn.incoming.msg_id}"
+    turn.reply(Outgoing(render("bot_report_coming", month=month)))
+
+    def build(sessions: sessionmaker[Session]) -> None:
+        from store.outbox import enqueue
+        from store.reports.monthly import monthly_summary_file
+
+        path = monthly_summary_file(sessions, officer_id, month, "xlsx")
+        with sessions() as s:
+            enqueue(s, key=key, platform=address.platform, external_id=address.external_id,
+                    kind="reply", person_id=officer_id,
+                    payload=Outgoing(render("bot_report_ready", month=month),
+                                     attachment=str(path)).to_payload())
+            s.commit()
+
+    turn.after_commit.append(build)

@@ -1,0 +1,45 @@
+"""What one inbound message's handling carries through the router."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channel import Address, Incoming, Outgoing
+from bot.settings import Settings
+from store.models import Account, Person
+
+
+@dataclass
+class Turn:
+    """One inbound message being handled inside one transaction."""
+
+    session: Session
+    settings: Settings
+    incoming: Incoming
+    now: datetime
+    account: Account | None = None
+    person: Person | None = None
+    roles: set[str] = field(default_factory=set)
+    replies: list[Outgoing] = field(default_factory=list)
+    # slow work that must not hold the transaction (e.g. building a report file);
+    # each runs after commit with the session factory and may queue more messages
+    after_commit: list[Callable[[sessionmaker[Session]], None]] = field(default_factory=list)
+
+    @property
+    def address(self) -> Address:
+        return self.incoming.address
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def today(self):  # type: ignore[no-untyped-def]
+        return self.now.astimezone(self.tz).date()
+
+    def reply(self, message: Outgoing) -> None:
+        self.replies.append(message)

@@ -1,0 +1,115 @@
+"""Who is this, and what are they doing: one inbound message to one handler."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot import binding, commands
+from bot.channel import Outgoing
+from bot.context import Turn
+from bot.visit_session import continue_visit, open_conversation, start_visit
+from conversations.engine import Inbound
+from conversations.text import render
+
+log = logging.getLogger(__name__)
+
+BIND = re.compile(r"^\s*(?:/start|绑定)\s+([A-Za-z0-9_-]{4,64})\s*$")
+RESOLVE = re.compile(r"^\s*(?:/resolve|处理)\s*(\d+)\s*(.*)$", re.S)
+NOTE = re.compile(r"^\s*(?:/note|备注)\s*(\d+)\s*(.*)$", re.S)
+CONTACT = re.compile(r"^\s*(?:/contact|联系人)\s*(\d+)\s*$")
+RECORD = re.compile(r"^\s*(?:/record|记录)\s*(.*)$")
+
+# Global commands: slash forms for Telegram, words for WeChat and the console.
+COMMANDS: dict[str, str] = {
+    "/help": "help", "帮助": "help", "菜单": "help", "/start": "help",
+    "/visits": "visits", "待访": "visits", "我的待访": "visits",
+    "/overdue": "overdue", "逾期": "overdue",
+    "/cases": "cases", "个案": "cases", "待处理": "cases",
+    "/status": "status", "近况": "status",
+    "停止通知": "stop", "/stop": "stop",
+    "/report": "report", "月报": "report",
+}
+
+
+def route(turn: Turn) -> None:
+    inc = turn.incoming
+    if inc.meta.get("event") == "unsubscribe":
+        binding.unbind(turn)
+        return
+    text = (inc.text or "").strip()
+    code = inc.meta.get("bind_code")
+    m = BIND.match(text)
+    if code or m:
+        binding.bind(turn, str(code or (m.group(1) if m else "")))
+        return
+    if turn.person is None:
+        log.info("message from an unbound %s account ignored", turn.address.platform)
+        turn.reply(Outgoing(render("bot_unknown_user")))
+        return
+    if inc.choice is not None:
+        _choice(turn, inc.choice)
+        return
+    conv = open_conversation(turn.session, turn.person.id) if "visitor" in turn.roles else None
+    if conv is not None and not text.startswith("/"):
+        continue_visit(turn, conv, _inbound(turn))
+        return
+    _command(turn, text)
+
+
+def _inbound(turn: Turn) -> Inbound:
+    inc = turn.incoming
+    media = inc.media
+    return Inbound(
+        text=inc.text, choice=inc.choice,
+        media_kind=media.kind if media else None, media_ref=media.ref if media else None,
+        latitude=media.latitude if media else None, longitude=media.longitude if media else None,
+    )
+
+
+def _choice(turn: Turn, data: str) -> None:
+    kind, _, arg = data.partition(":")
+    if kind == "start" and "visitor" in turn.roles and arg.isdigit():
+        start_visit(turn, int(arg))
+    elif kind == "ack":
+        commands.ack(turn, arg)
+    elif kind == "resolve":
+        commands.resolve_howto(turn, arg)
+    else:
+        assert turn.person is not None
+        conv = open_conversation(turn.session, turn.person.id)
+        if conv is not None:
+            continue_visit(turn, conv, _inbound(turn))
+        else:
+            log.info("stale or unknown button %r refused", data[:64])
+            turn.reply(Outgoing(render("bot_stale_button")))
+
+
+def _command(turn: Turn, text: str) -> None:
+    word = text.split()[0] if text else ""
+    name = COMMANDS.get(word.lower() if word.startswith("/") else word)
+    roles = turn.roles
+    if name == "visits" and "visitor" in roles:
+        commands.visits(turn)
+    elif name == "overdue" and roles & {"officer", "visitor"}:
+        commands.overdue(turn)
+    elif name == "cases" and "officer" in roles:
+        commands.open_cases(turn)
+    elif name == "status" and "family" in roles:
+        commands.status(turn)
+    elif name == "report" and "officer" in roles:
+        commands.report(turn)
+    elif name == "stop" and "family" in roles:
+        commands.stop_notices(turn)
+    elif (m := RECORD.match(text)) and "visitor" in roles:
+        commands.record(turn, m.group(1))
+    elif (m := RESOLVE.match(text)) and "officer" in roles:
+        commands.resolve(turn, m.group(1), m.group(2))
+    elif (m := NOTE.match(text)) and "officer" in roles:
+        commands.note(turn, m.group(1), m.group(2))
+    elif (m := CONTACT.match(text)) and "officer" in roles:
+        commands.contact(turn, m.group(1))
+    elif text in ("开始", "开始记录") and "visitor" in roles:
+        commands.record(turn, "")
+    else:
+        commands.help_(turn)

@@ -1,0 +1,91 @@
+"""`visitbot run`: webhooks, the scheduler tick and the dispatcher in one process.
+
+Every piece is stateless between requests: start as many of these processes as the
+load needs, all on one PostgreSQL, and they behave as one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import uvicorn
+from starlette.routing import BaseRoute
+
+from bot.channel import Channel
+from bot.web import build_app
+from bot.wiring import App, channels_for, setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def webhook_routes(app: App, names: list[str]) -> list[list[BaseRoute]]:
+    from bot.dashboard import dashboard_routes
+    from bot.signals import signal_routes
+
+    sets: list[list[BaseRoute]] = [signal_routes(app.sessions, app.settings),
+                                   dashboard_routes(app.sessions, app.settings)]
+    if "telegram" in names:
+        from bot.channels import telegram
+
+        sets.append(telegram.webhook_routes(app.core, app.settings))
+    if "wechat" in names:
+        from bot.channels import wechat
+
+        sets.append(wechat.wechat_routes(app.core, app.settings))
+    if "wecom" in names:
+        from bot.channels import wecom
+
+        sets.append(wecom.wecom_routes(app.core, app.settings))
+    return sets
+
+
+async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bool) -> None:
+    from scheduler.dispatch import Dispatcher
+
+    channels: dict[str, Channel] = channels_for(app.settings, names, app.sessions)
+    web = build_app(app.core, app.settings, webhook_routes(app, names))
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[object]] = []
+    runner = None
+    if scheduler:
+        from scheduler.runner import start_scheduler
+
+        dispatcher = Dispatcher(app.sessions, channels, worker_id=f"{os.uname().nodename}:"
+                                f"{os.getpid()}")
+        tasks.append(asyncio.create_task(dispatcher.run_forever(stop)))
+        runner = start_scheduler(app.sessions, app.settings)
+    if "telegram" in names and app.settings.telegram_mode == "polling":
+        from bot.channels import telegram
+
+        tasks.append(asyncio.create_task(telegram.run_polling(app.core, app.settings, stop)))
+    config = uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def stop_server() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    tasks.append(asyncio.create_task(stop_server()))
+    log.info("visitbot serving %s on %s:%s", ",".join(names), host, port)
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        if runner is not None:
+            runner.shutdown(wait=False)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def serve(app: App, names: list[str], *, host: str | None = None, port: int | None = None,
+          scheduler: bool = True) -> None:
+    setup_logging()
+    asyncio.run(_serve(app, names, host or app.settings.host, port or app.settings.port,
+                       scheduler))

@@ -1,0 +1,97 @@
+"""Configuration from the environment (VISITBOT_*) or a TOML file (VISITBOT_CONFIG).
+
+Secrets come only from the environment or a file readable by its owner alone.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DB = "sqlite:///visitbot.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VISITBOT_", extra="ignore")
+
+    database_url: str = DEFAULT_DB
+    timezone: str = "Asia/Shanghai"
+    default_policy: str = "linzi-2022"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None  # e.g. https://bot.example.cn, for webhooks and links
+    invite_ttl_hours: int = 72
+
+    # Telegram
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_mode: str = "webhook"  # webhook|polling
+
+    # WeChat Official Account (公众号)
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_token: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wechat_templates: dict[str, str] = Field(default_factory=dict)  # message kind → template id
+
+    # WeCom (企业微信) self-built app
+    wecom_corp_id: str | None = None
+    wecom_secret: SecretStr | None = None
+    wecom_agent_id: int | None = None
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+    # remote monitoring signals: source name → HMAC key
+    signal_keys: dict[str, SecretStr] = Field(default_factory=dict)
+
+    # dashboard sessions
+    web_secret: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("VISITBOT_CONFIG")
+        if path:
+            _check_private(Path(path))
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _check_private(path: Path) -> None:
+    if not path.exists():
+        raise ConfigError(f"VISITBOT_CONFIG points to {path}, which does not exist")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} holds secrets and must be readable by its owner only (chmod 600), "
+            f"it is {oct(mode)}"
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,156 @@
+"""Remote monitoring (远程监测): signed device signals open cases and ask for a visit now.
+
+A monitoring platform POSTs JSON to /signals with headers
+  X-Visitbot-Source: its name (its HMAC key is settings.signal_keys[name])
+  X-Visitbot-Timestamp: unix seconds (±5 minutes)
+  X-Visitbot-Signature: hex HMAC-SHA256 of "<timestamp>.<raw body>"
+Body: {"device_id": "...", "event": "alarm|no_usage|pressed", "detail": "..."}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from bot import cases
+from bot.channel import Choice, Outgoing
+from bot.settings import Settings
+from conversations.text import render
+from store.base import utcnow
+from store.models import Assignment, Device, InboundSeen, Person, Visit
+from store.outbox import enqueue_to_person
+from store.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+MAX_BODY = 16 * 1024
+SKEW = 300
+# device kind → (case kind, severity, label)
+SEVERITY = {
+    "smoke": ("fire", "emergency", "烟感报警"),
+    "call_button": ("emergency_call", "emergency", "紧急呼叫"),
+    "water_meter": ("no_activity", "high", "用水异常（长时间无用水）"),
+    "power_meter": ("no_activity", "high", "用电异常（长时间无用电）"),
+}
+
+
+@dataclass(frozen=True)
+class SignalRisk:
+    question_id: str | None
+    label: str
+    display: str
+    severity: str
+    kind: str
+
+
+class SignalRejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def verify(settings: Settings, source: str, timestamp: str, signature: str, body: bytes,
+           now: float | None = None) -> None:
+    key = settings.signal_keys.get(source)
+    if key is None:
+        raise SignalRejected(401, "unknown source")
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        raise SignalRejected(401, "bad timestamp") from None
+    if abs((now or time.time()) - ts) > SKEW:
+        raise SignalRejected(401, "stale timestamp")
+    expected = hmac.new(key.get_secret_value().encode(), f"{ts}.".encode() + body,
+                        hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise SignalRejected(401, "bad signature")
+
+
+def handle_signal(sessions: sessionmaker[Session], settings: Settings, source: str,
+                  signature: str, payload: dict[str, object], now: datetime) -> int:
+    """Open or add to the case and ask the visitor to go now; returns the case id."""
+    device_id = str(payload.get("device_id") or "")
+    with sessions() as s:
+        if not insert_ignore(s, InboundSeen.__table__, {
+                "platform": "signal", "message_key": f"{source}:{signature}"[:128],
+                "received_at": now}, ["platform", "message_key"]):
+            raise SignalRejected(409, "replayed signal")
+        device = s.scalars(select(Device).where(Device.source == source,
+                                                Device.device_id == device_id)).first()
+        if device is None:
+            raise SignalRejected(404, "unknown device")
+        kind, severity, label = SEVERITY.get(device.kind, ("device", "high", "设备报警"))
+        detail = str(payload.get("detail") or payload.get("event") or "")[:200]
+        risk = SignalRisk(None, label, detail or label, severity, kind)
+        case = cases.flag(s, settings, visit=None, risk=risk, now=now,
+                          subject_id=device.subject_id, source="signal")
+        _ask_for_visit(s, device.subject_id, label, now)
+        s.commit()
+        return case.id
+
+
+def _ask_for_visit(s: Session, subject_id: int, label: str, now: datetime) -> None:
+    from zoneinfo import ZoneInfo
+
+    from store.models import Subject
+
+    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    subject = s.get(Subject, subject_id)
+    visitor_id = s.scalar(select(Assignment.visitor_id).where(
+        Assignment.subject_id == subject_id,
+        or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today)).limit(1))
+    if subject is None or visitor_id is None:
+        return
+    insert_ignore(s, Visit.__table__, {
+        "subject_id": subject_id, "visitor_id": visitor_id, "policy": subject.policy,
+        "kind": "signal", "reason": label, "due_on": today, "window_opens": today,
+        "deadline": today, "required_mode": "in_person", "status": "planned", "created_at": now,
+    }, ["subject_id", "kind", "due_on"])
+    visit_id = s.scalar(select(Visit.id).where(Visit.subject_id == subject_id,
+                                               Visit.kind == "signal", Visit.due_on == today))
+    person = s.get(Person, subject_id)
+    text = render("bot_signal_visit", name=person.name if person else "", label=label)
+    enqueue_to_person(s, person_id=visitor_id, kind="alert", key=f"signal-visit:{visit_id}",
+                      payload=Outgoing(text, choices=(Choice(f"start:{visit_id}", "开始记录"),),
+                                       template="signal_visit").to_payload())
+
+
+def signal_routes(sessions: sessionmaker[Session], settings: Settings) -> list[BaseRoute]:
+    async def receive(request: Request) -> JSONResponse:
+        length = int(request.headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        source = request.headers.get("x-visitbot-source", "")
+        signature = request.headers.get("x-visitbot-signature", "")
+        try:
+            verify(settings, source, request.headers.get("x-visitbot-timestamp", ""),
+                   signature, body)
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise SignalRejected(400, "body must be a JSON object")
+            case_id = await asyncio.to_thread(handle_signal, sessions, settings, source,
+                                              signature, payload, utcnow())
+        except SignalRejected as exc:
+            log.warning("signal refused (%s) from source %r", exc.reason, source[:32])
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            log.warning("signal refused (malformed JSON) from source %r", source[:32])
+            return JSONResponse({"error": "malformed JSON"}, status_code=400)
+        return JSONResponse({"case_id": case_id})
+
+    return [Route("/signals", receive, methods=["POST"])]

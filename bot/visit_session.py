@@ -1,0 +1,217 @@
+"""The glue between the pure checklist engine and the store.
+
+Each step runs inside the caller's transaction: the answer rows, the engine state
+and every outbox row the step causes are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from bot import cases, families
+from bot.channel import Choice, Outgoing
+from bot.context import Turn
+from bot.scope import is_assigned_visitor
+from conversations.checklist import load_checklist
+from conversations.engine import (
+    AnswerCleared,
+    AnswerSet,
+    Cancelled,
+    Context,
+    Filed,
+    Inbound,
+    Paused,
+    Resumed,
+    RiskFlagged,
+    StepResult,
+    start,
+    step,
+)
+from conversations.text import render
+from scheduler.policy import active_seasons, load_policy
+from store.models import Answer, Conversation, Person, Subject, Visit
+from store.upsert import insert_ignore
+
+OPEN_STATES = ("active", "paused", "review")
+CAPABILITIES = {
+    "console": frozenset(),
+    "telegram": frozenset({"buttons", "photo", "location"}),
+    "wechat": frozenset({"buttons", "photo", "location"}),
+    "wecom": frozenset({"buttons"}),
+}
+
+
+def open_conversation(session: Session, person_id: int) -> Conversation | None:
+    """The visitor's unfinished checklist, locked for this transaction."""
+    return session.scalars(
+        select(Conversation)
+        .where(Conversation.person_id == person_id, Conversation.status.in_(OPEN_STATES))
+        .order_by(Conversation.updated_at.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+
+
+def subject_facts(subject: Subject, person: Person, today: date,
+                  has_children: bool) -> dict[str, Any]:
+    age = None
+    if person.birth_date:
+        bd = person.birth_date
+        age = today.year - bd.year - ((today.month, today.day) < (bd.month, bd.day))
+    return {
+        "tier": subject.tier_override or subject.tier,
+        "categories": list(subject.categories or []),
+        "self_care": subject.self_care,
+        "lives_alone": bool(subject.lives_alone),
+        "has_children": has_children,
+        "age": age,
+        "gender": person.gender,
+    }
+
+
+def _context(turn: Turn, visit: Visit) -> Context:
+    s = turn.session
+    subject = s.get(Subject, visit.subject_id)
+    person = s.get(Person, visit.subject_id)
+    assert subject is not None and person is not None
+    today = turn.today()
+    from store.models import FamilyLink
+
+    has_children = bool(subject.children_count) or s.execute(
+        select(FamilyLink.id).where(FamilyLink.subject_id == subject.person_id).limit(1)
+    ).first() is not None
+    filed_before = s.scalar(
+        select(func.count()).select_from(Visit).where(
+            Visit.subject_id == visit.subject_id, Visit.status == "filed", Visit.id != visit.id
+        )
+    ) or 0
+    try:
+        seasons = active_seasons(load_policy(visit.policy), today)
+    except Exception:  # a checklist without a policy file still runs, without seasons
+        seasons = frozenset()
+    return Context(
+        subject_name=person.name,
+        facts=subject_facts(subject, person, today, has_children),
+        today=today,
+        seasons=frozenset(seasons),
+        capabilities=CAPABILITIES.get(turn.address.platform, frozenset()),
+        visit_no=filed_before + 1,
+        required_mode=visit.required_mode,
+    )
+
+
+def start_visit(turn: Turn, visit_id: int) -> None:
+    s = turn.session
+    assert turn.person is not None
+    visit = s.get(Visit, visit_id, with_for_update=True)
+    if visit is None or not is_assigned_visitor(s, turn.person.id, visit.subject_id, turn.today()):
+        turn.reply(Outgoing(render("bot_not_your_visit")))
+        return
+    if visit.status == "filed":
+        turn.reply(Outgoing(render("bot_visit_already_filed", visit_id=visit.id)))
+        return
+    existing = s.scalars(select(Conversation).where(Conversation.visit_id == visit.id)).first()
+    if existing is not None and existing.status in OPEN_STATES:
+        _run(turn, existing, visit, Inbound(text="继续"))
+        return
+    if existing is not None:  # a cancelled run of this visit: start afresh
+        s.delete(existing)
+        s.flush()
+    open_conv = open_conversation(s, turn.person.id)
+    if open_conv is not None:
+        turn.reply(Outgoing(render("bot_finish_other_first")))
+        _run(turn, open_conv, s.get(Visit, open_conv.visit_id), Inbound(text="继续"))
+        return
+    checklist = load_checklist(visit.policy)
+    result = start(checklist, _context(turn, visit), turn.now)
+    conv = Conversation(person_id=turn.person.id, visit_id=visit.id, checklist=checklist.name,
+                        state=result.state, status=result.state.get("status", "active"))
+    s.add(conv)
+    visit.status = "in_progress"
+    visit.visitor_id = turn.person.id
+    s.flush()
+    _apply(turn, conv, visit, result)
+
+
+def continue_visit(turn: Turn, conv: Conversation, inbound: Inbound) -> None:
+    visit = turn.session.get(Visit, conv.visit_id, with_for_update=True)
+    assert visit is not None
+    _run(turn, conv, visit, inbound)
+
+
+def _run(turn: Turn, conv: Conversation, visit: Visit | None, inbound: Inbound) -> None:
+    assert visit is not None
+    checklist = load_checklist(conv.checklist)
+    result = step(conv.state, inbound, checklist, _context(turn, visit), turn.now)
+    _apply(turn, conv, visit, result)
+
+
+def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> None:
+    s = turn.session
+    conv.state = result.state
+    conv.status = result.state.get("status", conv.status)
+    for event in result.events:
+        if isinstance(event, AnswerSet):
+            _store_answer(s, visit, event, turn)
+        elif isinstance(event, AnswerCleared):
+            s.execute(delete(Answer).where(Answer.visit_id == visit.id,
+                                           Answer.question_id == event.question_id))
+        elif isinstance(event, RiskFlagged):
+            cases.flag(s, turn.settings, visit=visit, risk=event, now=turn.now)
+        elif isinstance(event, Filed):
+            _file(turn, visit, event)
+        elif isinstance(event, Cancelled):
+            s.execute(delete(Answer).where(Answer.visit_id == visit.id))
+            visit.status = "planned"
+            visit.mode = None
+            visit.visited_on = None
+        elif isinstance(event, Paused | Resumed):
+            pass
+    answered_msg = turn.incoming.meta.get("message_id")
+    for i, reply in enumerate(result.replies):
+        meta = {"answered_message_id": answered_msg} if answered_msg and i == 0 else {}
+        turn.reply(Outgoing(
+            text=reply.text,
+            choices=tuple(Choice(v, lbl) for v, lbl in reply.choices),
+            callback_prefix=reply.key,
+            meta=meta,
+        ))
+
+
+def _store_answer(s: Session, visit: Visit, ev: AnswerSet, turn: Turn) -> None:
+    if ev.question_id == "_mode":
+        visit.mode = str(ev.value)
+    elif ev.question_id == "_date":
+        visit.visited_on = date.fromisoformat(str(ev.value))
+    s.execute(delete(Answer).where(Answer.visit_id == visit.id,
+                                   Answer.question_id == ev.question_id))
+    insert_ignore(s, Answer.__table__, {
+        "visit_id": visit.id, "question_id": ev.question_id, "value": ev.value,
+        "display": ev.display, "severity": ev.severity, "kind": ev.kind,
+        "answered_at": turn.now,
+    })
+
+
+def _file(turn: Turn, visit: Visit, ev: Filed) -> None:
+    s = turn.session
+    if visit.status == "filed":  # a repeated confirm must not file twice
+        return
+    visit.status = "filed"
+    visit.filed_at = turn.now
+    visit.mode = ev.mode
+    visit.visited_on = ev.visited_on
+    visit.seq = (s.scalar(
+        select(func.count()).select_from(Visit).where(
+            Visit.subject_id == visit.subject_id, Visit.status == "filed",
+            Visit.id != visit.id)
+    ) or 0) + 1
+    s.flush()
+    for risk in ev.risks:
+        if risk.severity != "emergency":  # emergencies were routed when answered
+            cases.flag(s, turn.settings, visit=visit, risk=risk, now=turn.now)
+    families.visit_filed(s, visit=visit, risks=[asdict(r) for r in ev.risks], now=turn.now)

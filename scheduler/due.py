@@ -1,0 +1,299 @@
+"""Due visits, set-based: a handful of statements per policy and tier, whatever the roster.
+
+`plan_visits` keeps the visits table in step with the roster and the policies:
+derived tiers, cancelled visits of paused or deceased subjects, planned visits moved to
+the subject's current visitor, this period's regular visit for every subject, closed
+visits (covered by another filed visit, or missed). Each statement is idempotent: the
+unique (subject_id, kind, due_on) makes a repeated or concurrent tick insert nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, case, exists, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from scheduler.policy import Policy, PolicyError, TierRule, current_period, load_policy
+from scheduler.sql import (
+    add_days,
+    all_of,
+    current_assignments,
+    greatest,
+    insert_for,
+    json_has_any,
+)
+from store.base import utcnow
+from store.models import Person, Subject, Visit
+
+log = logging.getLogger(__name__)
+
+SUBJECTS = Subject.__table__
+VISITS = Visit.__table__
+OPEN = ("planned", "in_progress")
+SCHEDULED_KINDS = ("regular", "holiday", "campaign")
+_COLS = ["subject_id", "visitor_id", "policy", "kind", "reason", "window_opens", "due_on",
+         "deadline", "required_mode", "status", "created_at"]
+
+
+@dataclass
+class PlanStats:
+    tiers_changed: int = 0
+    planned: int = 0
+    moved: int = 0
+    cancelled: int = 0
+    covered: int = 0
+    missed: int = 0
+    by_policy: dict[str, int] = field(default_factory=dict)
+
+
+def policies_in_use(session: Session) -> list[Policy]:
+    """The policies some subject follows; an unknown name is logged, not fatal."""
+    out = []
+    for name in session.scalars(select(Subject.policy).distinct().order_by(Subject.policy)):
+        try:
+            out.append(load_policy(name))
+        except PolicyError as exc:
+            log.error("subjects follow policy %r, which cannot be loaded: %s", name, exc)
+    return out
+
+
+def plan_visits(session: Session, today: date, now: datetime | None = None,
+                policies: Iterable[Policy] | None = None) -> PlanStats:
+    """Bring visits up to date for `today` (a local calendar date). Does not commit."""
+    now = now or utcnow()
+    stats = PlanStats()
+    pols = list(policies) if policies is not None else policies_in_use(session)
+    stats.cancelled = _cancel_inactive(session)
+    for policy in pols:
+        stats.tiers_changed += update_tiers(session, policy, today)
+    stats.moved = _move_to_current_visitor(session, today)
+    for policy in pols:
+        n = 0
+        for tier in sorted(policy.rhythm):
+            n += _plan_regular(session, policy, tier, today, now)
+        stats.by_policy[policy.name] = n
+        stats.planned += n
+        stats.covered += _close_covered(session, policy)
+        stats.missed += _close_missed(session, policy, today)
+    return stats
+
+
+# --- tiers ---------------------------------------------------------------------------
+
+
+def tier_expression(session: Session, policy: Policy, today: date) -> Any:
+    """SQL twin of `derive_tier`: override, else the first matching rule, else default."""
+    whens: list[tuple[Any, Any]] = [(Subject.tier_override.isnot(None), Subject.tier_override)]
+    for rule in policy.tier_rules:
+        whens.append((_rule_condition(session, rule, today), literal(rule.tier, String)))
+    return case(*whens, else_=literal(policy.default_tier, String))
+
+
+def _rule_condition(session: Session, rule: TierRule, today: date) -> Any:
+    conds = []
+    if rule.self_care is not None:
+        conds.append(Subject.self_care.in_(sorted(rule.self_care)))
+    if rule.min_age is not None:
+        cutoff = _years_before(today, rule.min_age)
+        conds.append(exists(select(Person.id).where(
+            Person.id == Subject.person_id, Person.birth_date <= cutoff)))
+    if rule.lives_alone is not None:
+        conds.append(_flag(Subject.lives_alone, rule.lives_alone))
+    if rule.disabled is not None:
+        conds.append(_flag(Subject.disabled, rule.disabled))
+    if rule.categories_any is not None:
+        conds.append(json_has_any(session, Subject.categories, rule.categories_any))
+    return all_of(*conds)
+
+
+def _flag(column: Any, wanted: bool) -> Any:
+    # None counts as false, as bool(None) does in derive_tier
+    return column.is_(True) if wanted else or_(column.is_(None), column.is_(False))
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def update_tiers(session: Session, policy: Policy, today: date) -> int:
+    expr = tier_expression(session, policy, today)
+    result = session.execute(
+        update(SUBJECTS)
+        .where(SUBJECTS.c.policy == policy.name, SUBJECTS.c.tier != expr)
+        .values(tier=expr)
+    )
+    return int(result.rowcount or 0)
+
+
+# --- housekeeping --------------------------------------------------------------------
+
+
+def _cancel_inactive(session: Session) -> int:
+    """Paused, deceased or moved-away subjects get no visits and no reminders."""
+    inactive = select(SUBJECTS.c.person_id).where(SUBJECTS.c.status != "active")
+    result = session.execute(
+        update(VISITS)
+        .where(VISITS.c.status == "planned", VISITS.c.subject_id.in_(inactive))
+        .values(status="cancelled")
+    )
+    return int(result.rowcount or 0)
+
+
+def _move_to_current_visitor(session: Session, today: date) -> int:
+    """A subject handed to another visitor: their planned visits follow (in-progress ones
+    stay with whoever is filling them in)."""
+    cur = current_assignments(today)
+    result = session.execute(
+        update(VISITS)
+        .where(
+            VISITS.c.subject_id == cur.c.subject_id,
+            VISITS.c.status == "planned",
+            VISITS.c.kind.in_(SCHEDULED_KINDS),
+            or_(VISITS.c.visitor_id.is_(None), VISITS.c.visitor_id != cur.c.visitor_id),
+        )
+        .values(visitor_id=cur.c.visitor_id)
+    )
+    return int(result.rowcount or 0)
+
+
+def _close_covered(session: Session, policy: Policy) -> int:
+    """A planned regular visit is settled by any other visit filed in its window (a
+    holiday or ad-hoc visit), in person where in person is required."""
+    filed = VISITS.alias("filed")
+    covering = exists(select(filed.c.id).where(
+        filed.c.subject_id == VISITS.c.subject_id,
+        filed.c.status == "filed",
+        filed.c.id != VISITS.c.id,
+        filed.c.visited_on >= VISITS.c.window_opens,
+        or_(VISITS.c.required_mode.is_(None), filed.c.mode == VISITS.c.required_mode),
+    ))
+    result = session.execute(
+        update(VISITS)
+        .where(VISITS.c.policy == policy.name, VISITS.c.status == "planned",
+               VISITS.c.kind == "regular", covering)
+        .values(status="cancelled")
+    )
+    return int(result.rowcount or 0)
+
+
+def _close_missed(session: Session, policy: Policy, today: date) -> int:
+    """After the whole escalation ladder has run, an unvisited visit is closed as missed
+    (reports count it) and the next one takes its place."""
+    cutoff = today - timedelta(days=policy.escalation.close_after_days)
+    result = session.execute(
+        update(VISITS)
+        .where(VISITS.c.policy == policy.name, VISITS.c.status == "planned",
+               VISITS.c.kind.in_(SCHEDULED_KINDS), VISITS.c.deadline < cutoff)
+        .values(status="missed")
+    )
+    return int(result.rowcount or 0)
+
+
+# --- regular visits ------------------------------------------------------------------
+
+
+def _base(policy: Policy, tiers: Iterable[str], today: date) -> Any:
+    """(subject_id, visitor_id) of the policy's active subjects of these tiers."""
+    cur = current_assignments(today)
+    return (
+        select(SUBJECTS.c.person_id.label("subject_id"), cur.c.visitor_id)
+        .join(cur, cur.c.subject_id == SUBJECTS.c.person_id)
+        .where(SUBJECTS.c.policy == policy.name, SUBJECTS.c.tier.in_(sorted(tiers)),
+               SUBJECTS.c.status == "active")
+    )
+
+
+def _insert(session: Session, sel: Any) -> int:
+    """INSERT … SELECT … ON CONFLICT DO NOTHING, skipping known rows up front.
+
+    The NOT EXISTS is not for correctness (ON CONFLICT is) but because PostgreSQL
+    burns a sequence value for every row that conflicts: a tick re-run every hour over
+    a million subjects would otherwise use up the 32-bit visit ids within months.
+    """
+    src = sel.subquery("src")
+    known = VISITS.alias("known")
+    cols = list(src.c)
+    fresh = select(*cols).where(~exists(select(known.c.id).where(
+        known.c.subject_id == src.c[0], known.c.kind == src.c[3],
+        known.c.due_on == src.c[6])))
+    stmt = insert_for(session, VISITS).from_select(_COLS, fresh).on_conflict_do_nothing(
+        index_elements=["subject_id", "kind", "due_on"])
+    return int(session.execute(stmt).rowcount or 0)
+
+
+def _plan_regular(session: Session, policy: Policy, tier: str, today: date,
+                  now: datetime) -> int:
+    rhythm = policy.rhythm[tier]
+    grace = policy.reminders.grace_days
+    base = _base(policy, [tier], today)
+    filed = VISITS.alias("f")
+    if rhythm.rule != "interval":
+        period = current_period(policy, tier, today)
+        assert period is not None
+        done = exists(select(filed.c.id).where(
+            filed.c.subject_id == SUBJECTS.c.person_id, filed.c.status == "filed",
+            filed.c.visited_on >= period.opens,
+            *([filed.c.mode == rhythm.mode] if rhythm.mode else [])))
+        sel = base.add_columns(
+            literal(policy.name), literal("regular"), literal(None, String),
+            literal(period.opens), literal(period.due),
+            literal(period.due + timedelta(days=grace)),
+            literal(rhythm.mode, String), literal("planned"), _at(now),
+        ).where(~done).order_by(SUBJECTS.c.person_id)
+        return _insert(session, sel)
+
+    # Interval rules: `days` after the last filed visit (never before today), planned
+    # only while the subject has no open regular visit.
+    assert rhythm.days is not None
+    last = (select(filed.c.visited_on).where(filed.c.subject_id == SUBJECTS.c.person_id,
+                                             filed.c.status == "filed")
+            .order_by(filed.c.visited_on.desc()).limit(1).scalar_subquery())
+    open_ = VISITS.alias("o")
+    has_open = exists(select(open_.c.id).where(
+        open_.c.subject_id == SUBJECTS.c.person_id, open_.c.kind == "regular",
+        open_.c.status.in_(OPEN)))
+    inner = base.add_columns(last.label("last")).where(~has_open).subquery("iv")
+    due = case((inner.c.last.is_(None), literal(today)),
+               else_=greatest(session, add_days(session, inner.c.last, rhythm.days),
+                              literal(today)))
+    staged = select(inner.c.subject_id, inner.c.visitor_id, inner.c.last,
+                    due.label("due")).subquery("st")
+    opens = case((staged.c.last.is_(None), literal(today)),
+                 else_=greatest(session, add_days(session, staged.c.due, -rhythm.window_days),
+                                add_days(session, staged.c.last, 1)))
+    sel = select(
+        staged.c.subject_id, staged.c.visitor_id, literal(policy.name), literal("regular"),
+        literal(None, String), opens, staged.c.due, add_days(session, staged.c.due, grace),
+        literal(rhythm.mode, String), literal("planned"), _at(now),
+    ).where(literal(True)).order_by(staged.c.subject_id)
+    return _insert(session, sel)
+
+
+def plan_event_visits(session: Session, policy: Policy, *, tiers: Iterable[str], kind: str,
+                      reason: str, opens: date, due: date, deadline: date,
+                      mode: str | None, today: date, now: datetime,
+                      extra: Any = None) -> int:
+    """Holiday and campaign visits: one per active subject of the tiers (set-based)."""
+    base = _base(policy, tiers, today)
+    if extra is not None:
+        base = base.where(extra)
+    sel = base.add_columns(
+        literal(policy.name), literal(kind), literal(reason, String), literal(opens),
+        literal(due), literal(deadline), literal(mode, String), literal("planned"),
+        _at(now),
+    ).order_by(SUBJECTS.c.person_id)
+    return _insert(session, sel)
+
+
+
+
+def _at(now: datetime) -> Any:
+    return literal(now, VISITS.c.created_at.type)

@@ -1,0 +1,171 @@
+"""Reminders to visitors: one message per visitor per day listing all their due visits.
+
+One query per policy selects every visit that needs a word today (window opens,
+N days before due, due today, overdue every k days), already joined to the visitor's
+primary account (chosen in SQL). Rows arrive ordered by visitor; each visitor's digest
+is rendered once and the outbox rows go in with INSERT … ON CONFLICT DO NOTHING in
+batches. Key `reminder:{visitor_id}:{date}`: a second tick the same day adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import String, case, cast, exists, literal, or_, select
+from sqlalchemy.orm import Session
+
+from bot.channel import Choice, Outgoing
+from conversations.text import render
+from scheduler.due import policies_in_use
+from scheduler.policy import Policy, send_time
+from scheduler.sql import primary_accounts
+from store.base import utcnow
+from store.models import OutboxMessage, Person, Subject, Visit
+from store.upsert import insert_ignore
+
+BATCH = 2000
+OUTBOX = OutboxMessage.__table__
+MAX_LISTED = 20  # a longer digest says "and N more"; the 任务 command lists all
+
+
+@dataclass
+class ReminderStats:
+    visits: int = 0
+    messages: int = 0  # outbox rows newly written
+
+
+def reminder_key(visitor_id: Any, today: date) -> Any:
+    """`reminder:{visitor_id}:{date}`, as a Python string or a SQL expression."""
+    if isinstance(visitor_id, int):
+        return f"reminder:{visitor_id}:{today.isoformat()}"
+    return literal("reminder:") + cast(visitor_id, String) + literal(f":{today.isoformat()}")
+
+
+def overdue_offsets(policy: Policy) -> list[int]:
+    """Days past due on which an overdue reminder goes: the day after, then every k days
+    until the visit is closed as missed."""
+    every = policy.reminders.overdue_every_days
+    if every is None:
+        return []
+    last = policy.reminders.grace_days + policy.escalation.close_after_days
+    return list(range(1, last + 1, every))
+
+
+def _candidates(session: Session, policy: Policy, today: date) -> Any:
+    r = policy.reminders
+    v = Visit.__table__
+    whens: list[tuple[Any, Any]] = []
+    if r.on_due:
+        whens.append((v.c.due_on == today, literal("due", String)))
+    over = [today - timedelta(days=d) for d in overdue_offsets(policy)]
+    if over:
+        whens.append((v.c.due_on.in_(over), literal("overdue", String)))
+    if r.before_due_days:
+        whens.append((v.c.due_on == today + timedelta(days=r.before_due_days),
+                      literal("before", String)))
+    if r.on_open:
+        whens.append((v.c.window_opens == today, literal("opens", String)))
+    if not whens:
+        return None
+    acc = primary_accounts()
+    when = case(*whens, else_=literal(None, String))
+    return (
+        select(v.c.id, v.c.visitor_id, v.c.kind, v.c.reason, v.c.due_on, v.c.required_mode,
+               Person.name, acc.c.platform, acc.c.external_id, when.label("when"))
+        .join(Subject, Subject.person_id == v.c.subject_id)
+        .join(Person, Person.id == v.c.subject_id)
+        .join(acc, acc.c.person_id == v.c.visitor_id)
+        .where(v.c.policy == policy.name, v.c.status == "planned", Subject.status == "active",
+               or_(*(cond for cond, _ in whens)),
+               # already reminded today (an earlier tick): skip before rendering anything
+               ~exists(select(OUTBOX.c.id).where(OUTBOX.c.idempotency_key == reminder_key(
+                   v.c.visitor_id, today))))
+        .order_by(v.c.visitor_id, v.c.due_on, v.c.id)
+    )
+
+
+def _digests(session: Session, policies: Iterable[Policy], today: date, now: datetime
+             ) -> Iterator[dict[str, Any]]:
+    rows: list[tuple[Any, Policy]] = []
+    for policy in policies:
+        q = _candidates(session, policy, today)
+        if q is not None:
+            rows.extend((row, policy) for row in session.execute(q))
+    # One digest per visitor even when their subjects follow different policies.
+    rows.sort(key=lambda rp: (rp[0].visitor_id, rp[0].due_on, rp[0].id))
+    for visitor_id, group in groupby(rows, key=lambda rp: rp[0].visitor_id):
+        items = list(group)
+        first, policy = items[0]
+        yield _message(visitor_id, items, policy, today, now, first.platform, first.external_id)
+
+
+def _message(visitor_id: int, items: list[tuple[Any, Policy]], policy: Policy, today: date,
+             now: datetime, platform: str, external_id: str) -> dict[str, Any]:
+    listed = [row for row, _ in items[:MAX_LISTED]]
+    ctx = [{
+        "name": row.name, "when": row.when, "due_on": row.due_on.isoformat(),
+        "days_over": (today - row.due_on).days, "reason": row.reason, "kind": row.kind,
+        "in_person": row.required_mode == "in_person",
+    } for row in listed]
+    single = len(listed) == 1
+    choices = tuple(
+        Choice(f"start:{row.id}", render("reminder_start_label", subject=None if single
+                                         else row.name))
+        for row in listed)
+    out = Outgoing(
+        text=render("reminder_digest", items=ctx, more=len(items) - len(listed)),
+        choices=choices,
+        template="reminder",
+        fields={"count": str(len(items)), "first_due": listed[0].due_on.isoformat()},
+        meta={"visit_ids": [row.id for row, _ in items]},
+    )
+    return {
+        "idempotency_key": reminder_key(visitor_id, today),
+        "person_id": visitor_id,
+        "platform": platform,
+        "external_id": external_id,
+        "kind": "reminder",
+        "payload": out.to_payload(),
+        "status": "pending",
+        "attempts": 0,
+        "not_before": send_time(policy, now),
+        "created_at": now,
+    }
+
+
+def write_outbox(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert in batches, skipping keys already there; returns rows newly written."""
+    table = OUTBOX
+    n = 0
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            n += insert_ignore(session, table, batch, ["idempotency_key"])
+            batch = []
+    if batch:
+        n += insert_ignore(session, table, batch, ["idempotency_key"])
+    return n
+
+
+def send_reminders(session: Session, now: datetime | None = None, today: date | None = None,
+                   policies: Iterable[Policy] | None = None) -> ReminderStats:
+    """Write today's reminder digests to the outbox. Does not commit."""
+    now = now or utcnow()
+    pols = list(policies) if policies is not None else policies_in_use(session)
+    if not pols:
+        return ReminderStats()
+    today = today or now.astimezone(pols[0].tz).date()
+    stats = ReminderStats()
+
+    def counted() -> Iterator[dict[str, Any]]:
+        for msg in _digests(session, pols, today, now):
+            stats.visits += len(msg["payload"]["meta"]["visit_ids"])
+            yield msg
+
+    stats.messages = write_outbox(session, counted())
+    return stats

@@ -1,0 +1,53 @@
+"""APScheduler wiring for `visitbot run`: the tick on a timer, in this process.
+
+Only an in-memory job store: the database, not APScheduler, is what coordinates
+several processes (unique keys and an advisory lock make concurrent ticks harmless).
+The dispatcher runs beside it as its own asyncio task (`Dispatcher.run_forever`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.tick import tick
+
+log = logging.getLogger(__name__)
+
+TICK_MINUTES = 15
+
+
+async def _tick_job(sessions: sessionmaker[Session]) -> None:
+    try:
+        await asyncio.to_thread(tick, sessions, datetime.now(UTC))
+    except Exception:  # the next tick tries again; every step is idempotent
+        log.exception("scheduler tick failed")
+
+
+def start_scheduler(sessions: sessionmaker[Session], settings: Any = None, *,
+                    tick_minutes: float | None = None) -> AsyncIOScheduler:
+    """Start ticking now and every `tick_minutes` (settings.tick_minutes, default 15).
+
+    Must be called inside a running event loop; stop with `.shutdown(wait=False)`.
+    """
+    minutes = tick_minutes or getattr(settings, "tick_minutes", None) or TICK_MINUTES
+    scheduler = AsyncIOScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": AsyncIOExecutor()},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
+        timezone=UTC,
+    )
+    scheduler.add_job(_tick_job, IntervalTrigger(minutes=minutes, timezone=UTC),
+                      args=[sessions], id="tick", name="visitbot tick",
+                      next_run_time=datetime.now(UTC))
+    scheduler.start()
+    log.info("scheduler started: tick every %s minutes", minutes)
+    return scheduler

@@ -1,0 +1,95 @@
+"""Small SQL building blocks that differ between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    Table,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from store.models import Account, Assignment
+from store.outbox import PLATFORM_PREFERENCE
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(session: Session, table: Table) -> Any:
+    """The dialect's INSERT (both have on_conflict_do_nothing)."""
+    mod = postgresql if dialect(session) == "postgresql" else sqlite
+    return mod.insert(table)
+
+
+def add_days(session: Session, expr: Any, days: int) -> Any:
+    if dialect(session) == "postgresql":
+        return cast(expr + literal(days, Integer), Date)
+    return func.date(expr, f"{days:+d} days", type_=Date)
+
+
+def greatest(session: Session, a: Any, b: Any) -> Any:
+    if dialect(session) == "postgresql":
+        return func.greatest(a, b, type_=Date)
+    return func.max(a, b, type_=Date)  # SQLite's two-argument max() is scalar
+
+
+def json_has_any(session: Session, column: Any, values: Iterable[str]) -> Any:
+    """True where the JSON array `column` holds any of `values`."""
+    vals = sorted(values)
+    if dialect(session) == "postgresql":
+        return type_coerce(column, JSONB).has_any(postgresql.array(vals))
+    each = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(each.c.value.in_(vals)))
+
+
+def current_assignments(today: date) -> Any:
+    """Subquery (subject_id, visitor_id): each subject's newest assignment in force today."""
+    latest = (
+        select(func.max(Assignment.id).label("id"))
+        .where(Assignment.starts_on <= today,
+               or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today))
+        .group_by(Assignment.subject_id)
+    )
+    return (
+        select(Assignment.subject_id, Assignment.visitor_id)
+        .where(Assignment.id.in_(latest))
+        .subquery("cur")
+    )
+
+
+def primary_accounts() -> Any:
+    """Subquery (person_id, platform, external_id): one account per person, chosen as
+    store.outbox.primary_account does (platform preference, then the newest)."""
+    rank = case(*((Account.platform == p, i) for i, p in enumerate(PLATFORM_PREFERENCE)),
+                else_=len(PLATFORM_PREFERENCE))
+    ranked = select(
+        Account.person_id, Account.platform, Account.external_id,
+        func.row_number().over(partition_by=Account.person_id,
+                               order_by=(rank, Account.id.desc())).label("rn"),
+    ).subquery("ranked")
+    return (
+        select(ranked.c.person_id, ranked.c.platform, ranked.c.external_id)
+        .where(ranked.c.rn == 1)
+        .subquery("acc")
+    )
+
+
+def all_of(*conds: Any) -> Any:
+    return and_(*conds) if conds else literal(True)

@@ -1,0 +1,404 @@
+"""SQLAlchemy 2.0 typed models: the whole schema in one readable place.
+
+Sensitive columns (ID numbers, phones, health facts) are marked in their comment;
+logs and chat text show them only through `store.masking`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.base import Base, JSONType, UTCDateTime, utcnow
+
+# --- places and people -------------------------------------------------------------
+
+
+class Jurisdiction(Base):
+    """A node of the administrative tree: county → township → village."""
+
+    __tablename__ = "jurisdictions"
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(16))  # province|city|county|township|village
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    code: Mapped[str | None] = mapped_column(String(32))
+
+    parent: Mapped[Jurisdiction | None] = relationship(remote_side=[id])
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[str | None] = mapped_column(String(4))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)  # sensitive
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # sensitive
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+
+
+class Role(Base):
+    """What a person is to visitbot; an officer's jurisdiction is their scope."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("person_id", "role", "jurisdiction_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # subject|visitor|officer|family
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    title: Mapped[str | None] = mapped_column(String(32))  # 村（居）干部, 志愿者, 邻里, 亲属 …
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Subject(Base):
+    """Facts about a visited person: enough for linzi 附件1 and guangxi 附件2 一至四."""
+
+    __tablename__ = "subjects"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    policy: Mapped[str] = mapped_column(String(40), index=True)
+    categories: Mapped[list[str]] = mapped_column(JSONType, default=list)  # 对象类型
+    tier: Mapped[str] = mapped_column(String(16), default="ordinary")  # derived: key|ordinary
+    tier_override: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status_note: Mapped[str | None] = mapped_column(Text)
+    status_until: Mapped[date | None] = mapped_column(Date)
+    address: Mapped[str | None] = mapped_column(Text)
+    hukou_type: Mapped[str | None] = mapped_column(String(8))  # 农村|城镇
+    lives_at_hukou: Mapped[bool | None] = mapped_column(Boolean)
+    # health and care facts (sensitive)
+    health_status: Mapped[str | None] = mapped_column(String(16))
+    diseases: Mapped[str | None] = mapped_column(Text)  # 患病种类或残疾等级
+    self_care: Mapped[str | None] = mapped_column(String(8))  # 自理|半失能|失能
+    disabled: Mapped[bool | None] = mapped_column(Boolean)
+    disability_cert_no: Mapped[str | None] = mapped_column(String(32))
+    lives_alone: Mapped[bool | None] = mapped_column(Boolean)
+    empty_nest: Mapped[bool | None] = mapped_column(Boolean)
+    left_behind: Mapped[bool | None] = mapped_column(Boolean)
+    family_planning_special: Mapped[bool | None] = mapped_column(Boolean)
+    # income and living conditions
+    income_source: Mapped[str | None] = mapped_column(String(64))
+    annual_income_wan: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    monthly_income: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    monthly_benefits: Mapped[str | None] = mapped_column(Text)
+    water_safe: Mapped[bool | None] = mapped_column(Boolean)
+    fire_power_gas_safe: Mapped[bool | None] = mapped_column(Boolean)
+    housing_safe: Mapped[bool | None] = mapped_column(Boolean)
+    children_count: Mapped[int | None] = mapped_column(Integer)
+    # contacts
+    emergency_contact_name: Mapped[str | None] = mapped_column(String(100))
+    emergency_contact_phone: Mapped[str | None] = mapped_column(String(32))  # sensitive
+    first_contact_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # help already received (帮扶)
+    help_org_type: Mapped[str | None] = mapped_column(String(32))
+    help_org_name: Mapped[str | None] = mapped_column(String(100))
+    helper_name: Mapped[str | None] = mapped_column(String(100))
+    helper_phone: Mapped[str | None] = mapped_column(String(32))
+    helper_identity: Mapped[str | None] = mapped_column(String(16))
+    help_measures: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    family_notify_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+
+
+class HouseholdMember(Base):
+    """guangxi 附件2 二: people in the household; linzi 共同居住人."""
+
+    __tablename__ = "household_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.person_id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[str | None] = mapped_column(String(4))
+    id_number: Mapped[str | None] = mapped_column(String(18))  # sensitive
+    relation: Mapped[str | None] = mapped_column(String(32))
+    health: Mapped[str | None] = mapped_column(String(16))
+    benefits: Mapped[str | None] = mapped_column(String(16))  # 低保|特困
+    co_resident: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FamilyLink(Base):
+    """A child or other relative of a subject, who may receive notices."""
+
+    __tablename__ = "family_links"
+    __table_args__ = (UniqueConstraint("subject_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.person_id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[str | None] = mapped_column(String(16))
+    is_primary_supporter: Mapped[bool] = mapped_column(Boolean, default=False)
+    lives_nearby: Mapped[bool | None] = mapped_column(Boolean)
+    away_since: Mapped[date | None] = mapped_column(Date)
+    away_place: Mapped[str | None] = mapped_column(String(100))
+    planned_return: Mapped[date | None] = mapped_column(Date)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Assignment(Base):
+    """分片包干、责任到人: who visits whom, and since when."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_subject_active", "subject_id", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.person_id", ondelete="CASCADE"))
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+# --- platforms -----------------------------------------------------------------------
+
+
+class Account(Base):
+    """A platform identity (chat id, openid, WeCom userid) bound to a person."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # free-message budget since the last inbound message (WeChat's 48-hour window)
+    free_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundSeen(Base):
+    """Platform message ids already processed: redeliveries are dropped here."""
+
+    __tablename__ = "inbound_seen"
+    __table_args__ = (UniqueConstraint("platform", "message_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    message_key: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ChannelToken(Base):
+    """Platform access tokens shared by all processes (one refresher, not one per process)."""
+
+    __tablename__ = "channel_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- visits and records --------------------------------------------------------------
+
+
+class Visit(Base):
+    """A planned or done visit. (subject, kind, due_on) is unique: ticks are idempotent."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "kind", "due_on"),
+        Index("ix_visits_status_due", "status", "due_on"),
+        Index("ix_visits_visitor_status", "visitor_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.person_id", ondelete="CASCADE"))
+    visitor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    policy: Mapped[str] = mapped_column(String(40))
+    # regular|holiday|campaign|adhoc|signal
+    kind: Mapped[str] = mapped_column(String(16), default="regular")
+    reason: Mapped[str | None] = mapped_column(String(64))  # 春节, cold-wave …
+    window_opens: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    required_mode: Mapped[str | None] = mapped_column(String(16))
+    mode: Mapped[str | None] = mapped_column(String(16))
+    visited_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    seq: Mapped[int | None] = mapped_column(Integer)  # N-th visit of this subject
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    subject: Mapped[Subject] = relationship()
+
+
+class Answer(Base):
+    """One answered question of a visit, typed as JSON (str, number, bool, list, date)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("visit_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    display: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str | None] = mapped_column(String(16))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Conversation(Base):
+    """A visitor's checklist session; the engine state is saved after every step."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_person_status", "person_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), unique=True)
+    checklist: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+# --- risks ---------------------------------------------------------------------------
+
+
+class Case(Base):
+    """A followed-up risk of one subject. `open_key` is set while open: one open case
+    per (subject, kind), enforced portably by a plain unique index."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.person_id", ondelete="CASCADE"),
+                                            index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))  # watch|high|emergency
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    open_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acked_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)  # 落实情况 / 处理方式结果
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """One risk signal on a case (a flagged answer, a device signal)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    question_id: Mapped[str | None] = mapped_column(String(64))
+    display: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="checklist")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseNote(Base):
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- the way out ---------------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """Every message that leaves visitbot, written in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # reply|reminder|alert|notice|escalation
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class AuditEntry(Base):
+    """Who viewed or exported which subject's data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Device(Base):
+    """A remote-monitoring device in a subject's home (smoke alarm, meter, call button)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("source", "device_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # the platform that signs its signals
+    device_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # smoke|water_meter|power_meter|call_button
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.person_id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

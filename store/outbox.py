@@ -1,0 +1,93 @@
+"""Writing to the outbox: the only way a message leaves visitbot.
+
+A row is written in the same transaction as the state change that caused it; its
+idempotency key makes a retried use case or a re-run tick insert nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.base import utcnow
+from store.models import Account, OutboxMessage
+from store.upsert import insert_ignore
+
+# Preference when a person has several bound accounts: staff platforms first.
+PLATFORM_PREFERENCE = ("wecom", "wechat", "telegram", "console")
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    platform: str,
+    external_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    person_id: int | None = None,
+    not_before: datetime | None = None,
+    status: str = "pending",
+) -> bool:
+    """Add one message; False if a message with this key exists already."""
+    now = utcnow()
+    row = {
+        "idempotency_key": key,
+        "person_id": person_id,
+        "platform": platform,
+        "external_id": external_id,
+        "kind": kind,
+        "payload": payload,
+        "status": status,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+        "sent_at": now if status == "sent" else None,
+    }
+    return insert_ignore(session, OutboxMessage.__table__, row, ["idempotency_key"]) == 1
+
+
+def accounts_of(session: Session, person_id: int) -> list[Account]:
+    rows = session.scalars(select(Account).where(Account.person_id == person_id)).all()
+    return sorted(rows, key=lambda a: (_rank(a.platform), -a.id))
+
+
+def primary_account(session: Session, person_id: int) -> Account | None:
+    """The account a notice to this person goes to, or None if they are not bound."""
+    rows = accounts_of(session, person_id)
+    return rows[0] if rows else None
+
+
+def enqueue_to_person(
+    session: Session,
+    *,
+    person_id: int,
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue a message to a person's primary account; False if unbound or duplicate."""
+    account = primary_account(session, person_id)
+    if account is None:
+        return False
+    return enqueue(
+        session,
+        key=key,
+        platform=account.platform,
+        external_id=account.external_id,
+        kind=kind,
+        payload=payload,
+        person_id=person_id,
+        not_before=not_before,
+    )
+
+
+def _rank(platform: str) -> int:
+    try:
+        return PLATFORM_PREFERENCE.index(platform)
+    except ValueError:
+        return len(PLATFORM_PREFERENCE)

@@ -1,0 +1,133 @@
+"""Remote-monitoring signals and the escalation of unacknowledged cases, on both stores."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.case_escalation import escalate_cases
+from bot.settings import Settings
+from bot.signals import signal_routes
+from store.models import Case, Device, InboundSeen, OutboxMessage, Visit
+from tests.world import T0, World, build_world
+
+KEY = "s3cret-key"
+
+
+@pytest.fixture
+def world(sessions: sessionmaker[Session]) -> World:
+    w = build_world(sessions)
+    with sessions() as s:
+        s.add(Device(source="acme", device_id="SMK-1", kind="smoke", subject_id=w.subject))
+        s.add(Device(source="acme", device_id="WM-1", kind="water_meter", subject_id=w.subject))
+        s.commit()
+    return w
+
+
+def _settings() -> Settings:
+    return Settings(signal_keys={"acme": SecretStr(KEY)})
+
+
+def _signed(body: bytes, key: str = KEY, ts: int | None = None) -> dict[str, str]:
+    ts = ts if ts is not None else int(time.time())
+    sig = hmac.new(key.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"x-visitbot-source": "acme", "x-visitbot-timestamp": str(ts),
+            "x-visitbot-signature": sig, "content-type": "application/json"}
+
+
+def _client(sessions: sessionmaker[Session]) -> httpx.AsyncClient:
+    from starlette.applications import Starlette
+
+    app = Starlette(routes=signal_routes(sessions, _settings()))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+def _counts(sessions: sessionmaker[Session]) -> tuple[int, int, int, int]:
+    with sessions() as s:
+        return tuple(s.scalar(select(func.count()).select_from(t)) or 0
+                     for t in (Case, OutboxMessage, Visit, InboundSeen))  # type: ignore[return-value]
+
+
+async def test_signed_smoke_alarm_opens_emergency_case_and_asks_for_visit(
+        sessions: sessionmaker[Session], world: World) -> None:
+    body = json.dumps({"device_id": "SMK-1", "event": "alarm"}).encode()
+    headers = _signed(body)
+    async with _client(sessions) as c:
+        r = await c.post("/signals", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        again = await c.post("/signals", content=body, headers=headers)
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        assert (case.severity, case.kind, case.subject_id) == ("emergency", "fire", world.subject)
+        visit = s.scalars(select(Visit).where(Visit.kind == "signal")).one()
+        assert visit.visitor_id == world.visitor and visit.required_mode == "in_person"
+        rows = s.scalars(select(OutboxMessage)).all()
+        to = {m.person_id for m in rows}
+        # the village and township officers, the county for an emergency, the visitor, the child
+        assert {world.village_officer, world.township_officer, world.county_officer,
+                world.visitor, world.child} <= to
+        assert world.other_officer not in to and world.other_child not in to
+        assert all("990101193605120123" not in json.dumps(m.payload, ensure_ascii=False)
+                   for m in rows)
+    assert again.status_code == 409  # the very same signed request is a replay
+
+
+@pytest.mark.parametrize("mutate", ["bad_sig", "stale", "unknown_source", "unknown_device",
+                                    "malformed"])
+async def test_bad_signals_are_refused_without_state_change(
+        sessions: sessionmaker[Session], world: World, mutate: str) -> None:
+    body = json.dumps({"device_id": "SMK-1", "event": "alarm"}).encode()
+    headers = _signed(body)
+    if mutate == "bad_sig":
+        headers = _signed(body, key="wrong")
+    elif mutate == "stale":
+        headers = _signed(body, ts=int(time.time()) - 3600)
+    elif mutate == "unknown_source":
+        headers["x-visitbot-source"] = "nobody"
+    elif mutate == "unknown_device":
+        body = json.dumps({"device_id": "NOPE", "event": "alarm"}).encode()
+        headers = _signed(body)
+    elif mutate == "malformed":
+        body = b"{not json"
+        headers = _signed(body)
+    before = _counts(sessions)
+    async with _client(sessions) as c:
+        r = await c.post("/signals", content=body, headers=headers)
+    assert r.status_code in (400, 401, 404)
+    assert _counts(sessions) == before
+
+
+def test_unacknowledged_emergency_escalates_once_per_level(
+        sessions: sessionmaker[Session], world: World) -> None:
+    from bot.cases import flag
+    from bot.signals import SignalRisk
+
+    with sessions() as s:
+        flag(s, _settings(), visit=None, now=T0, subject_id=world.subject,
+             risk=SignalRisk(None, "紧急情况", "遭受侵害", "emergency", "emergency"))
+        s.commit()
+    with sessions() as s:
+        first = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+    assert escalate_cases(sessions, T0 + timedelta(minutes=10)) == 0
+    assert escalate_cases(sessions, T0 + timedelta(minutes=31)) == 1
+    assert escalate_cases(sessions, T0 + timedelta(minutes=32)) == 0  # same level: nothing new
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        assert case.escalation_level == 1
+        after = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+    assert after > first
+    # once acknowledged, it stops climbing
+    with sessions() as s:
+        case = s.scalars(select(Case)).one()
+        case.status = "acked"
+        s.commit()
+    assert escalate_cases(sessions, T0 + timedelta(hours=5)) == 0
