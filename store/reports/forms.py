@@ -278,15 +278,13 @@ HELP_ORGS = ["党政机关、群团组织", "乡镇（街道）、村（居）�
              "专业社会工作者", "志愿者", "其他"]
 
 
-def _household_change(v: object) -> str:
-    n = v if isinstance(v, int) and not isinstance(v, bool) else None
-    if n is None and isinstance(v, str) and v.lstrip("+-").isdigit():
-        n = int(v)
-    if n is None:
-        return f"{UNCHECKED}无变化　{UNCHECKED}增加　 人　{UNCHECKED}减少　 人"
-    return (f"{CHECKED if n == 0 else UNCHECKED}无变化　"
-            f"{CHECKED if n > 0 else UNCHECKED}增加 {n if n > 0 else ' '} 人　"
-            f"{CHECKED if n < 0 else UNCHECKED}减少 {-n if n < 0 else ' '} 人")
+def _household_change(rec: VisitRecord) -> str:
+    """家庭人口 □无变化 □增加 N 人 □减少 N 人, from the change and its count."""
+    chosen = rec.answers.chosen(q(rec, "household_change"))
+    up, down = rec.answers.value("household_increase"), rec.answers.value("household_decrease")
+    return (f"{CHECKED if '无变化' in chosen else UNCHECKED}无变化　"
+            f"{CHECKED if '增加' in chosen else UNCHECKED}增加 {up if up else ' '} 人　"
+            f"{CHECKED if '减少' in chosen else UNCHECKED}减少 {down if down else ' '} 人")
 
 
 def _illness(rec: VisitRecord, qid: str) -> str:
@@ -350,7 +348,7 @@ def guangxi(rec: VisitRecord) -> Grid:
     g.row(L(f"第 {seq or '  '} 次开展探访\n{ymd(rec.day)}", rowspan=n_rows), L("探访方式", 2),
           V(checks(["电话问候", "上门探访", "互联网音（视）频探访", "其他"], mode), 5))
     g.row(L("家庭状况"), L("家庭人口"),
-          V(_household_change(rec.answers.value(q(rec, "household_change") or "")), 5))
+          V(_household_change(rec), 5))
     areas = [a for a, *_ in items]
     for i, (area, item, qid, options) in enumerate(items):
         first = [] if i and areas[i - 1] == area else [L(area, rowspan=areas.count(area))]

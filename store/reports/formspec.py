@@ -14,31 +14,33 @@ AREAS: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("健康状况", [("表达能力", "expression"), ("行动能力", "mobility"),
                       ("疾病状况", "illness")]),
         ("精神状态", [("情绪状态", "mood"), ("思维状态", "thinking"), ("压力状态", "stress")]),
-        ("安全情况", [("房屋安全", "house_safety"), ("燃气安全", "gas_safety"),
-                      ("消防安全", "fire_safety"), ("电路安全", "wiring_safety"),
-                      ("防汛安全", "flood_safety"), ("用电用火安全", "power_fire_safety")]),
+        ("安全情况", [("房屋安全", "housing_safety"), ("燃气安全", "gas_safety"),
+                      ("消防安全", "fire_safety"), ("电路安全", "flood_wiring"),
+                      ("防汛安全", "flood_safety"), ("用电用火安全", "winter_power_fire")]),
         ("卫生状况", [("个人卫生", "personal_hygiene"), ("家庭卫生", "home_hygiene"),
                       ("周边卫生", "surroundings_hygiene")]),
-        ("居住环境", [("室内环境", "indoor"), ("室外环境", "outdoor"), ("邻里关系", "neighbours")]),
+        ("居住环境", [("室内环境", "indoor_env"), ("室外环境", "outdoor_env"),
+                      ("邻里关系", "neighbours")]),
     ],
     "anshan-2020": [
         ("健康状况", [("表达能力", "expression"), ("行动能力", "mobility"),
                       ("疾病状况", "illness")]),
         ("精神状态", [("情绪状态", "mood"), ("思维状态", "thinking"), ("压力状态", "stress")]),
-        ("安全情况", [("用火安全", "fire_use_safety"), ("水暖安全", "heating_safety"),
+        # The seed's yearly sheet has three safety boxes; seasonal checks stay in the record.
+        ("安全情况", [("用火安全", "fire_use_safety"), ("水暖安全", "water_heating_safety"),
                       ("用电安全", "power_safety")]),
         ("卫生环境", [("个人卫生", "personal_hygiene"), ("家庭卫生", "home_hygiene"),
                       ("邻里关系", "neighbours")]),
     ],
 }
 
-# linzi 附件2's ten rated items (好/一般/较差), in the seed's order.
 LINZI_ITEMS = [("生活自理", "self_care"), ("疾病情况", "illness"), ("行动情况", "mobility"),
-               ("个人卫生", "personal_hygiene"), ("室内环境", "indoor"), ("室外环境", "outdoor"),
-               ("房屋安全", "house_safety"), ("燃气安全", "gas_safety"),
-               ("消防（取暖）安全", "fire_safety"), ("疫情防控安全", "epidemic_safety")]
+               ("个人卫生", "personal_hygiene"), ("室内环境", "indoor_env"),
+               ("室外环境", "outdoor_env"), ("房屋安全", "housing_safety"),
+               ("燃气安全", "gas_safety"), ("消防（取暖）安全", "fire_safety"),
+               ("疫情防控安全", "epidemic_safety")]
 LINZI_NEEDS = [("居家服务需求", "need_home_service", "need_home_service_met"),
-               ("精神陪伴需求", "need_companionship", "need_companionship_met"),
+               ("精神陪伴需求", "need_companion", "need_companion_met"),
                ("助餐助医需求", "need_meal_medical", "need_meal_medical_met")]
 
 # guangxi 附件2 五、探访情况: (area, item, question id, options)
@@ -50,29 +52,29 @@ GUANGXI_ITEMS = [
     ("健康状况", "疾病状况", "illness", None),  # 无变化/严重(name)/转好, rendered specially
     ("精神状态", "情绪状态", "mood", GX_CHANGE),
     ("安全情况", "燃气安全", "gas_safety", GX_SAFE),
-    ("安全情况", "水暖安全", "heating_safety", GX_SAFE),
+    ("安全情况", "水暖安全", "water_heating_safety", GX_SAFE),
     ("安全情况", "用电安全", "power_safety", GX_SAFE),
     ("安全情况", "消防安全", "fire_safety", GX_SAFE),
     ("卫生状况", "个人卫生", "personal_hygiene", GX_CHANGE),
     ("卫生状况", "家庭卫生", "home_hygiene", GX_CHANGE),
-    ("居住环境", "室内环境", "indoor", GX_CHANGE),
+    ("居住环境", "室内环境", "indoor_env", GX_CHANGE),
 ]
 
 # liuzhou 附件3's free-text areas.
-LIUZHOU_AREAS = [("生活基本情况", "living"), ("安全风险情况", "safety_risk"),
+LIUZHOU_AREAS = [("生活基本情况", "living_basic"), ("安全风险情况", "safety_risk"),
                  ("照料服务情况", "care_service"), ("关爱保护情况", "care_protection"),
                  ("其他情况", "other")]
 
 # Single questions by role, per policy (None: the policy does not ask it).
 Q: dict[str, dict[str, str]] = {
-    "jingdezhen-2020": {"needs": "needs", "handling": "handling"},
-    "liuzhou-2021": {"suggestions": "suggestions", "handling": "handling"},
-    "linzi-2022": {"other_needs": "other_needs", "children_return": "children_return",
-                   "notes": "notes", "handling": "handling"},
-    "anshan-2020": {"needs": "needs", "handling": "handling"},
+    "jingdezhen-2020": {"needs": "problems_handling"},
+    "liuzhou-2021": {"suggestions": "suggestions"},
+    "linzi-2022": {"other_needs": "other_needs", "children_return": "child_return_date",
+                   "notes": "problems_handling"},
+    "anshan-2020": {"needs": "problems_handling"},
     "guangxi-2023": {"household_change": "household_change", "illness_name": "illness_name",
-                     "needs": "needs", "suggestions": "suggestions", "care": "care_given",
-                     "satisfaction": "satisfaction", "handling": "handling"},
+                     "needs": "service_needs", "suggestions": "care_suggestion",
+                     "care": "care_given", "satisfaction": "satisfaction"},
 }
 
 # Free-text duration of a visit in minutes, where a checklist asks it (time bank).

@@ -93,7 +93,7 @@ def both(sessions: sessionmaker[Session], vid: int, tmp: Path) -> tuple[Path, st
 
 def test_jingdezhen(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     ans = {qid: f"答{qid}" for _a, items in AREAS["jingdezhen-2020"] for _l, qid in items}
-    ans["needs"] = "需要助餐"
+    ans["problems_handling"] = "需要助餐"
     with sessions() as s:
         vid = make_visit(s, "jingdezhen-2020", ans, mode="phone")
     x, text = both(sessions, vid, tmp_path)
@@ -171,8 +171,9 @@ def test_guangxi(sessions: sessionmaker[Session], tmp_path: Path) -> None:
                               GUANGXI_ITEMS}
     ans["gas_safety"] = "不安全"
     ans["illness_name"] = "高血压"
-    ans["household_change"] = -1
-    ans["needs"] = "助浴"
+    ans["household_change"] = "减少"
+    ans["household_decrease"] = 1
+    ans["service_needs"] = "助浴"
     with sessions() as s:
         vid = make_visit(s, "guangxi-2023", ans)
     x, text = both(sessions, vid, tmp_path)
@@ -185,3 +186,24 @@ def test_guangxi(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     assert right_of(x, "探访人员（签字）") is None  # signed on paper
     assert "第 3 次开展探访" in str(cells(x).values())
     assert "老年人服务需求：助浴" in text and "特殊困难老年人探访关爱服务记录表" in text
+
+
+def test_every_form_cell_names_a_real_question() -> None:
+    """A renamed checklist question would leave a form cell silently blank."""
+    from conversations.checklist import load_checklist
+    from store.reports.formspec import LINZI_NEEDS, Q
+
+    wanted: dict[str, set[str]] = {policy: {qid for _a, items in areas for _l, qid in items}
+                                   for policy, areas in AREAS.items()}
+    wanted["linzi-2022"] = {qid for _l, qid in LINZI_ITEMS} | {
+        x for _l, need, met in LINZI_NEEDS for x in (need, met)}
+    wanted["guangxi-2023"] = {qid for _a, _i, qid, _o in GUANGXI_ITEMS} | {
+        "household_increase", "household_decrease"}
+    wanted["liuzhou-2021"] = {qid for _l, qid in LIUZHOU_AREAS}
+    for policy, roles in Q.items():
+        wanted.setdefault(policy, set()).update(roles.values())
+    assert set(wanted) == {"jingdezhen-2020", "anshan-2020", "linzi-2022", "guangxi-2023",
+                           "liuzhou-2021"}
+    for policy, ids in wanted.items():
+        missing = ids - set(load_checklist(policy).index)
+        assert not missing, f"{policy}: form names unknown question(s) {sorted(missing)}"
