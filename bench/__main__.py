@@ -58,7 +58,8 @@ def main() -> int:
             print(f"== {script} {' '.join(args)}: skipped, PostgreSQL does not answer")
             continue
         print(f"== {script} {' '.join(args)}", flush=True)
-        rc = subprocess.run([sys.executable, str(HERE / script), *args]).returncode
+        module = f"bench.{script.removesuffix('.py')}"
+        rc = subprocess.run([sys.executable, "-m", module, *args], cwd=HERE.parent).returncode
         if rc:
             print(f"   exit {rc}")
             failed += 1

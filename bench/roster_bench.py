@@ -37,7 +37,8 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
 
 
-def generate(path: Path, rows: int, seed: int = 7) -> None:
+def generate(path: Path, rows: int, seed: int = 7,
+             policies: tuple[str, ...] = ("linzi-2022",)) -> None:
     rng = random.Random(seed)
     villages_per_township = 20
     per_village = 250
@@ -60,7 +61,8 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
                 "姓名": _name(rng), "性别": "男" if seq % 2 else "女", "出生年月": f"{born:%Y-%m}",
                 "身份证号码": number, "所属县(区)": "压测县", "所属乡镇(街道)": township,
                 "所属村(居)": village, "住址": f"{village}{i % 50 + 1}号", "户籍类别": "农村",
-                "对象类型": cats, "适用政策": "linzi-2022", "自理能力": SELF_CARE[i % 5],
+                "对象类型": cats, "适用政策": policies[i % len(policies)],
+                "自理能力": SELF_CARE[i % 5],
                 "健康状况": "一般", "患病种类或残疾等级": "高血压", "是否独居": "是",
                 "是否空巢": "否", "是否留守": "否", "是否残疾": "否", "残疾人证号": "",
                 "是否计划生育特殊家庭": "否", "子女个数": "1" if has_child else "0",

@@ -73,13 +73,16 @@ def plan_visits(session: Session, today: date, now: datetime | None = None,
         stats.tiers_changed += update_tiers(session, policy, today)
     stats.moved = _move_to_current_visitor(session, today)
     for policy in pols:
+        # Missed visits close before planning, so the one that replaces it is planned in
+        # the same tick: a second tick the same day (another process) then finds nothing
+        # to do, and one tick or several give the same visits.
+        stats.missed += _close_missed(session, policy, today)
         n = 0
         for tier in sorted(policy.rhythm):
             n += _plan_regular(session, policy, tier, today, now)
         stats.by_policy[policy.name] = n
         stats.planned += n
         stats.covered += _close_covered(session, policy)
-        stats.missed += _close_missed(session, policy, today)
     return stats
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -240,6 +241,9 @@ class Visit(Base):
         UniqueConstraint("subject_id", "kind", "due_on"),
         Index("ix_visits_status_due", "status", "due_on"),
         Index("ix_visits_visitor_status", "visitor_id", "status"),
+        # reminders look up visits whose window opens today; reports a subject's history
+        Index("ix_visits_status_opens", "status", "window_opens"),
+        Index("ix_visits_subject_status_visited", "subject_id", "status", "visited_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -355,7 +359,14 @@ class OutboxMessage(Base):
     """Every message that leaves visitbot, written in the transaction that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        # Sent rows pile up for the audit trail; the dispatcher's claim reads only the
+        # few that wait, so it gets an index of just those.
+        Index("ix_outbox_waiting", "not_before",
+              postgresql_where=text("status IN ('pending', 'sending')"),
+              sqlite_where=text("status IN ('pending', 'sending')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)

@@ -119,10 +119,11 @@ def test_linzi_interval_key_and_the_20th(sessions) -> None:  # type: ignore[no-u
     every15 = [date(YEAR, 1, 1) + timedelta(days=15 * k) for k in range(26)]
     _common(sessions, r, every15, [date(YEAR, m, 20) for m in range(1, 13)],
             calendar_rule=False)
-    # never visited: due at once; closed as missed 10 days past it; the next due next day
+    # never visited: due at once; closed as missed 11 days on, and the next one is due
+    # that same day (planned in the tick that closed the last)
     lazy = visits_of(sessions, r.subjects["懒"])
-    assert [v.due_on for v in lazy[:3]] == [date(2026, 1, 1), date(2026, 1, 13),
-                                           date(2026, 1, 25)]
+    assert [v.due_on for v in lazy[:3]] == [date(2026, 1, 1), date(2026, 1, 12),
+                                           date(2026, 1, 23)]
     second = visits_of(sessions, r.subjects["勤"])[1]
     assert (second.window_opens, second.deadline) == (date(2026, 1, 11), date(2026, 1, 16))
 
