@@ -46,7 +46,7 @@ def answer(cl: engine.Checklist, cur: str, i: int) -> Inbound:
     return Inbound(text="跳过")
 
 
-def run(visits: int) -> dict[str, float]:
+def run(visits: int, roundtrip: bool = True) -> dict[str, float]:
     ctx = Context(subject_name="孙立本", facts={"has_children": True}, today=date(2026, 11, 25),
                   seasons=frozenset({"heating"}))
     lists = [load_checklist(n) for n in SEEDS]
@@ -61,7 +61,8 @@ def run(visits: int) -> dict[str, float]:
             msg = answer(cl, state["cur"], i)
             s0 = time.perf_counter()
             res = engine.step(state, msg, cl, ctx, NOW)
-            state = json.loads(json.dumps(res.state, ensure_ascii=False))
+            state = json.loads(json.dumps(res.state, ensure_ascii=False)) if roundtrip \
+                else res.state
             samples.append(time.perf_counter() - s0)
             i += 1
             if i > 200:
@@ -77,10 +78,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--visits", type=int, default=1000)
     args = ap.parse_args()
-    r = run(args.visits)
-    print(f"engine: {r['visits']:,} visits, {r['steps']:,} steps in {r['seconds']:.2f} s")
-    print(f"  {r['steps_per_s']:,.0f} steps/s, {r['visits_per_s']:,.0f} visits/s; "
-          f"per step p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms")
+    for roundtrip in (False, True):
+        r = run(args.visits, roundtrip)
+        how = "with the state's JSON round trip" if roundtrip else "pure step"
+        print(f"engine ({how}): {r['visits']:,} visits, {r['steps']:,} steps in "
+              f"{r['seconds']:.2f} s")
+        print(f"  {r['steps_per_s']:,.0f} steps/s, {r['visits_per_s']:,.0f} visits/s; "
+              f"per step p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms")
 
 
 if __name__ == "__main__":

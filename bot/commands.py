@@ -23,11 +23,11 @@ def help_(turn: Turn) -> None:
     turn.reply(Outgoing(render("bot_help", roles=sorted(turn.roles))))
 
 
-def visits(turn: Turn) -> None:
-    """A visitor's open visits, soonest first, each with a start button."""
+def _open_visits(turn: Turn) -> list:  # type: ignore[type-arg]
+    """The visitor's open visits, soonest first: the list `待访` shows and numbers."""
     assert turn.person is not None
     today = turn.today()
-    rows = turn.session.execute(
+    return list(turn.session.execute(
         select(Visit.id, Visit.due_on, Visit.deadline, Visit.kind, Visit.reason, Person.name,
                Visit.status, Visit.required_mode)
         .join(Person, Person.id == Visit.subject_id)
@@ -35,14 +35,31 @@ def visits(turn: Turn) -> None:
                or_(Visit.window_opens.is_(None), Visit.window_opens <= today + timedelta(days=7)))
         .order_by(Visit.due_on, Visit.id)
         .limit(LIST_LIMIT)
-    ).all()
+    ).all())
+
+
+def visits(turn: Turn) -> None:
+    """A visitor's open visits, soonest first, each with a start button."""
+    today = turn.today()
     items = [{"visit_id": r.id, "name": r.name, "due_on": r.due_on.isoformat(),
               "overdue": r.due_on < today, "kind": r.kind, "reason": r.reason,
               "in_progress": r.status == "in_progress", "in_person": r.required_mode == "in_person"}
-             for r in rows]
+             for r in _open_visits(turn)]
     turn.reply(Outgoing(render("bot_visits_list", items=items),
                         choices=tuple(Choice(f"start:{i['visit_id']}", f"{n}. {i['name']}")
                                       for n, i in enumerate(items, 1))))
+
+
+def start_nth(turn: Turn, n: int) -> None:
+    """A bare number outside a checklist: the n-th visit of `待访`, where buttons are not
+    pressed but typed."""
+    from bot.visit_session import start_visit
+
+    rows = _open_visits(turn)
+    if not 1 <= n <= len(rows):
+        visits(turn)
+        return
+    start_visit(turn, rows[n - 1].id)
 
 
 def record(turn: Turn, arg: str) -> None:

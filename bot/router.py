@@ -109,6 +109,8 @@ def _command(turn: Turn, text: str) -> None:
         commands.note(turn, m.group(1), m.group(2))
     elif (m := CONTACT.match(text)) and "officer" in roles:
         commands.contact(turn, m.group(1))
+    elif text.isdigit() and len(text) <= 3 and "visitor" in roles:
+        commands.start_nth(turn, int(text))
     elif text in ("开始", "开始记录") and "visitor" in roles:
         commands.record(turn, "")
     else:

@@ -322,7 +322,14 @@ def test_any_sequence_of_messages_is_safe(name: str, msgs: list[Inbound],
         w.send(text="继续")
     if finish and w.state["status"] == "active":
         w.finish()
-    for filed in (e for e in w.events if isinstance(e, Filed)):
+    if finish:
+        assert w.state["status"] in ("filed", "cancelled")
+        w.send(text="确认")  # a second confirm after filing files nothing more
+        w.send(choice="c:confirm")
+    filed_events = [e for e in w.events if isinstance(e, Filed)]
+    assert len(filed_events) <= 1, "filed twice"
+    assert (len(filed_events) == 1) == (w.state["status"] == "filed")
+    for filed in filed_events:
         assert set(filed.answers) <= set(w.cl.index)
         for q in w.cl.questions:
             if q.id in filed.answers and q.when is not None:

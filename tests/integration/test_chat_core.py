@@ -1,0 +1,178 @@
+"""The core, driven by chat messages as people send them: binding, a visit with a risk,
+the officer's alert, acknowledge and resolve, the child's notices — and each role kept
+to what is theirs. Real store (both), real engine, real outbox; console addresses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.binding import create_invite
+from bot.channel import Address, Incoming, Outgoing
+from bot.service import Core
+from bot.settings import Settings
+from store.models import Account, Case, OutboxMessage, Visit
+from tests.world import T0, World, build_world
+
+ID_RE = re.compile(r"\d{17}[\dXx]")
+
+
+@dataclass
+class Chat:
+    sessions: sessionmaker[Session]
+    core: Core
+    now: list = field(default_factory=lambda: [T0])
+    n: int = 0
+
+    def say(self, who: int | str, text: str | None = None, choice: str | None = None
+            ) -> list[Outgoing]:
+        """Send as account p{who} (or a raw external id); what the bot wrote back to it."""
+        self.n += 1
+        ext = f"p{who}" if isinstance(who, int) else who
+        with self.sessions() as s:
+            before = s.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc())
+                              .limit(1)) or 0
+        self.core.handle(Incoming(Address("console", ext), f"m{self.n}", text=text,
+                                  choice=choice))
+        return self.outbox_to(ext, after=before)
+
+    def outbox_to(self, ext: str, after: int = 0) -> list[Outgoing]:
+        with self.sessions() as s:
+            rows = s.scalars(select(OutboxMessage).where(
+                OutboxMessage.external_id == ext, OutboxMessage.id > after)
+                .order_by(OutboxMessage.id)).all()
+            return [Outgoing.from_payload(r.payload) for r in rows]
+
+
+@pytest.fixture
+def chat(sessions: sessionmaker[Session]) -> tuple[Chat, World]:
+    w = build_world(sessions)
+    with sessions() as s:
+        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
+                    kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
+                    deadline=date(2026, 11, 20), status="planned"))
+        s.commit()
+    c = Chat(sessions, None)  # type: ignore[arg-type]
+    c.core = Core(sessions, Settings(database_url="sqlite://"), clock=lambda: c.now[0])
+    return c, w
+
+
+def walk_checklist(c: Chat, visitor: int, risky: str = "gas_safety") -> list[Outgoing]:
+    """Answer every question with the first choice, the risky one with the worst."""
+    out = c.say(visitor, "待访")
+    out = c.say(visitor, "1")
+    for _ in range(80):
+        last = out[-1]
+        if "已提交" in last.text or "存档" in last.text:
+            return out
+        values = [ch.value for ch in last.choices]
+        if "c:confirm" in values:
+            out = c.say(visitor, choice="c:confirm")
+        elif last.callback_prefix == risky or f"a:{risky}:1" in values:
+            out = c.say(visitor, choice=[v for v in values if v.startswith("a:")][-1])
+        elif any(v.startswith("a:") for v in values):
+            first = next(v for v in values if v.startswith("a:"))
+            out = c.say(visitor, choice=first)
+            if first.endswith(":1") and any(v.endswith(":done") for v in values):
+                out = c.say(visitor, choice=next(v for v in values if v.endswith(":done")))
+        elif "c:skip" in values:
+            out = c.say(visitor, choice="c:skip")
+        else:
+            out = c.say(visitor, "无")
+    raise AssertionError(f"checklist did not finish: {out[-1].text}")
+
+
+def test_binding_code_works_once_and_expires(sessions: sessionmaker[Session]) -> None:
+    w = build_world(sessions, bind_console=False)
+    c = Chat(sessions, None)  # type: ignore[arg-type]
+    c.core = Core(sessions, Settings(database_url="sqlite://"), clock=lambda: c.now[0])
+    with sessions() as s:
+        code = create_invite(s, w.visitor, T0, 72)
+        old = create_invite(s, w.child, T0 - timedelta(hours=100), 72)
+        s.commit()
+    stranger = c.say("someone", "你好")
+    assert len(stranger) == 1 and "待访" not in stranger[0].text  # a polite no, nothing else
+    assert "李探访" in c.say("phone-a", f"绑定 {code}")[0].text
+    again = c.say("phone-b", f"绑定 {code}")[0].text  # used: refused for anyone else
+    assert "李探访" not in again
+    assert "王建国" not in c.say("phone-c", f"/start {old}")[0].text  # expired
+    with sessions() as s:
+        accounts = {a.external_id: a.person_id for a in s.scalars(select(Account))}
+    assert accounts == {"phone-a": w.visitor}
+
+
+def test_risky_visit_alerts_township_and_family_then_resolves(chat: tuple[Chat, World]
+                                                              ) -> None:
+    c, w = chat
+    walk_checklist(c, w.visitor)
+    with c.sessions() as s:
+        visit = s.scalars(select(Visit).where(Visit.subject_id == w.subject)).one()
+        assert visit.status == "filed"
+        cases = {x.kind: x for x in s.scalars(select(Case).where(Case.subject_id == w.subject))}
+        # the walker also said yes to 集中供养意愿: a wish someone must follow up (watch)
+        assert {k: (x.severity, x.status) for k, x in cases.items()} == {
+            "gas": ("high", "open"), "institutional_care": ("watch", "open")}
+        case = cases["gas"]
+    # the township officer gets the alert with buttons; the other township does not
+    alert = c.outbox_to(f"p{w.township_officer}")
+    gas_alert = [m for m in alert if "燃气安全" in m.text]
+    assert len(gas_alert) == 1
+    assert f"ack:{case.id}" in {ch.value for ch in gas_alert[0].choices}
+    assert not ID_RE.search(gas_alert[0].text)  # the ID number is masked
+    assert c.outbox_to(f"p{w.other_officer}") == []
+    # the child hears of the visit and the risk; the other family hears nothing
+    child = c.outbox_to(f"p{w.child}")
+    assert any("王秀英" in m.text for m in child)
+    assert c.outbox_to(f"p{w.other_child}") == []
+
+    # another township's officer cannot touch the case; the right one acknowledges
+    c.say(w.other_officer, choice=f"ack:{case.id}")
+    c.say(w.other_officer, f"处理 {case.id} 我来处理")
+    with c.sessions() as s:
+        assert s.get(Case, case.id).status == "open"  # type: ignore[union-attr]
+    c.say(w.township_officer, choice=f"ack:{case.id}")
+    with c.sessions() as s:
+        assert s.get(Case, case.id).status == "acked"  # type: ignore[union-attr]
+    c.now[0] = T0 + timedelta(hours=3)
+    done = c.say(w.township_officer, f"处理 {case.id} 已更换燃气软管")
+    assert done
+    with c.sessions() as s:
+        got = s.get(Case, case.id)
+        assert got is not None and got.status == "resolved"
+        assert got.resolution == "已更换燃气软管"
+    assert any("处理" in m.text or "解决" in m.text
+               for m in c.outbox_to(f"p{w.child}")[len(child):])
+
+
+def test_each_role_sees_only_its_own(chat: tuple[Chat, World]) -> None:
+    c, w = chat
+    with c.sessions() as s:
+        other = Visit(subject_id=w.other_subject, visitor_id=w.other_visitor,
+                      policy="linzi-2022", kind="regular", window_opens=date(2026, 11, 1),
+                      due_on=date(2026, 11, 21), deadline=date(2026, 11, 21), status="planned")
+        s.add(other)
+        s.commit()
+        other_id = other.id
+    # a forged start button for another visitor's subject
+    c.say(w.visitor, choice=f"start:{other_id}")
+    with c.sessions() as s:
+        assert s.get(Visit, other_id).status == "planned"  # type: ignore[union-attr]
+    listed = c.say(w.visitor, "待访")[0].text
+    assert "王秀英" in listed and "陈桂兰" not in listed
+    walk_checklist(c, w.visitor)
+    # the child's 近况: their own parent, no ID number, no phone in full
+    status = "\n".join(m.text for m in c.say(w.child, "近况"))
+    assert "王秀英" in status and "陈桂兰" not in status
+    assert not ID_RE.search(status) and "13700000001" not in status
+    other_status = "\n".join(m.text for m in c.say(w.other_child, "近况"))
+    assert "王秀英" not in other_status
+    # officers list only their jurisdiction's cases
+    assert "王秀英" in "\n".join(m.text for m in c.say(w.township_officer, "个案"))
+    assert "王秀英" not in "\n".join(m.text for m in c.say(w.other_officer, "个案"))
+    # a family member has no visitor commands
+    assert "王秀英" not in "\n".join(m.text for m in c.say(w.child, "待访"))
