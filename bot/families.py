@@ -27,12 +27,18 @@ def _recipients(session: Session, subject_id: int) -> list[FamilyLink]:
     ).all())
 
 
+# Answers by which a visitor records that the children have not been in touch lately.
+NO_RECENT_CONTACT = {"child_contact": False}
+
+
 def visit_filed(session: Session, *, visit: Visit, risks: list[dict[str, Any]],
-                now: datetime) -> None:
+                now: datetime, answers: dict[str, Any] | None = None) -> None:
     parent = session.get(Person, visit.subject_id)
     visitor = session.get(Person, visit.visitor_id) if visit.visitor_id else None
     worst = max((r["severity"] for r in risks), key=["watch", "high", "emergency"].index,
                 default=None)
+    # 督促子女定期联系: the note asks the child to call when the visitor saw no contact.
+    nudge = any((answers or {}).get(q) is v for q, v in NO_RECENT_CONTACT.items())
     for link in _recipients(session, visit.subject_id):
         text = render(
             "bot_family_visit",
@@ -42,6 +48,7 @@ def visit_filed(session: Session, *, visit: Visit, risks: list[dict[str, Any]],
             visited_on=visit.visited_on.isoformat() if visit.visited_on else "",
             mode=visit.mode or "",
             worst=worst,
+            nudge=nudge,
         )
         enqueue_to_person(session, person_id=link.person_id, kind="notice",
                           key=f"family:visit:{visit.id}:{link.person_id}",

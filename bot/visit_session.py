@@ -214,4 +214,5 @@ def _file(turn: Turn, visit: Visit, ev: Filed) -> None:
     for risk in ev.risks:
         if risk.severity != "emergency":  # emergencies were routed when answered
             cases.flag(s, turn.settings, visit=visit, risk=risk, now=turn.now)
-    families.visit_filed(s, visit=visit, risks=[asdict(r) for r in ev.risks], now=turn.now)
+    families.visit_filed(s, visit=visit, risks=[asdict(r) for r in ev.risks], now=turn.now,
+                         answers=ev.answers)

@@ -62,8 +62,10 @@ def chat(sessions: sessionmaker[Session]) -> tuple[Chat, World]:
     return c, w
 
 
-def walk_checklist(c: Chat, visitor: int, risky: str = "gas_safety") -> list[Outgoing]:
-    """Answer every question with the first choice, the risky one with the worst."""
+def walk_checklist(c: Chat, visitor: int, risky: str = "gas_safety",
+                   say: dict[str, str] | None = None) -> list[Outgoing]:
+    """Answer every question with the first choice, the risky one with the worst, and
+    the questions named in `say` by typing that text."""
     out = c.say(visitor, "待访")
     out = c.say(visitor, "1")
     for _ in range(80):
@@ -71,7 +73,9 @@ def walk_checklist(c: Chat, visitor: int, risky: str = "gas_safety") -> list[Out
         if "已提交" in last.text or "存档" in last.text:
             return out
         values = [ch.value for ch in last.choices]
-        if "c:confirm" in values:
+        if say and last.callback_prefix in say:
+            out = c.say(visitor, say[last.callback_prefix])
+        elif "c:confirm" in values:
             out = c.say(visitor, choice="c:confirm")
         elif last.callback_prefix == risky or f"a:{risky}:1" in values:
             out = c.say(visitor, choice=[v for v in values if v.startswith("a:")][-1])
@@ -176,3 +180,24 @@ def test_each_role_sees_only_its_own(chat: tuple[Chat, World]) -> None:
     assert "王秀英" not in "\n".join(m.text for m in c.say(w.other_officer, "个案"))
     # a family member has no visitor commands
     assert "王秀英" not in "\n".join(m.text for m in c.say(w.child, "待访"))
+
+
+def test_emergency_reaches_township_and_county_at_once(chat: tuple[Chat, World]) -> None:
+    c, w = chat
+    walk_checklist(c, w.visitor, risky="none",
+                   say={"emergency": "遭受侵害", "child_contact": "否"})
+    with c.sessions() as s:
+        case = s.scalars(select(Case).where(Case.subject_id == w.subject,
+                                            Case.severity == "emergency")).one()
+        # raised when answered, before the record was confirmed: one alert, not two
+        assert case.kind
+    for officer in (w.township_officer, w.county_officer):
+        msgs = [m for m in c.outbox_to(f"p{officer}") if "遭受侵害" in m.text]
+        assert len(msgs) == 1, officer
+    assert not [m for m in c.outbox_to(f"p{w.other_officer}")]
+    # the visitor saw what to do at once
+    assert any("120" in m.text for m in c.outbox_to(f"p{w.visitor}"))
+    # the child: told of the emergency, and asked to call since no one has lately
+    child = "\n".join(m.text for m in c.outbox_to(f"p{w.child}"))
+    assert "较少接到子女的电话" in child
+    assert c.outbox_to(f"p{w.other_child}") == []
