@@ -108,7 +108,10 @@ def _cn_number(t: str) -> int | None:
 
 
 def parse_number(q: Question, text: str) -> Parsed:
-    t = text.strip().rstrip("人个次度℃元岁")
+    t = text.strip()
+    if q.unit and t.endswith(q.unit):
+        t = t[:-len(q.unit)].strip()
+    t = t.rstrip("人个次度℃元岁")
     value: float | None
     try:
         value = float(t)

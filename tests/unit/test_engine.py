@@ -337,3 +337,13 @@ def test_any_sequence_of_messages_is_safe(name: str, msgs: list[Inbound],
             if q.required and not q.auto and q.type not in ("photo", "location") and (
                     q.when is None or q.when(filed.answers, FACTS, filed.mode, w.ctx.seasons)):
                 assert q.id in filed.answers, q.id
+
+
+def test_linzi_records_service_minutes_for_the_time_bank() -> None:
+    w = Walk("linzi-2022")
+    while w.cur != "service_minutes":
+        w.safe_answer()
+    w.send(text="0")
+    assert w.cur == "service_minutes"  # out of range: asked again
+    w.send(text="45分钟")
+    assert w.state["answers"]["service_minutes"] == 45
