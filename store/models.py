@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.base import Base, JSONType, UTCDateTime, utcnow
+from store.sealing import SealedString
 
 # --- places and people -------------------------------------------------------------
 
@@ -51,7 +52,8 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str | None] = mapped_column(String(4))
     birth_date: Mapped[date | None] = mapped_column(Date)
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)  # sensitive
+    # sealed at rest (store/sealing.py); equality and uniqueness still work
+    id_number: Mapped[str | None] = mapped_column(SealedString(), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # sensitive
     jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -96,7 +98,7 @@ class Subject(Base):
     diseases: Mapped[str | None] = mapped_column(Text)  # 患病种类或残疾等级
     self_care: Mapped[str | None] = mapped_column(String(8))  # 自理|半失能|失能
     disabled: Mapped[bool | None] = mapped_column(Boolean)
-    disability_cert_no: Mapped[str | None] = mapped_column(String(32))
+    disability_cert_no: Mapped[str | None] = mapped_column(SealedString())  # ID number + 2
     lives_alone: Mapped[bool | None] = mapped_column(Boolean)
     empty_nest: Mapped[bool | None] = mapped_column(Boolean)
     left_behind: Mapped[bool | None] = mapped_column(Boolean)
@@ -139,7 +141,7 @@ class HouseholdMember(Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str | None] = mapped_column(String(4))
-    id_number: Mapped[str | None] = mapped_column(String(18))  # sensitive
+    id_number: Mapped[str | None] = mapped_column(SealedString())
     relation: Mapped[str | None] = mapped_column(String(32))
     health: Mapped[str | None] = mapped_column(String(16))
     benefits: Mapped[str | None] = mapped_column(String(16))  # 低保|特困
