@@ -1,43 +1,73 @@
-"""Telegram webhook updates per second and latency: `python -m bench.telegram_webhook_bench
---updates 3000 --db postgres`.
+"""Benchmark: Telegram webhook updates per second and latency, on SQLite or PostgreSQL.
 
-A fresh migrated database with --users bound Telegram visitors; the bot's own ASGI app
-(bot.web.build_app + the /telegram route) under uvicorn in this process's thread, its
-Bot API pointed at a local fake; --concurrency clients post real update JSON with the
-secret token header, closed loop. Each update goes the whole way: secret check, JSON,
-python-telegram-bot's Update, the core's transaction (dedupe, account, routing, outbox)
-and the sendMessage in the webhook's response.
+    .venv/bin/python bench/telegram_webhook_bench.py [--db sqlite|postgres] [--updates 3000]
+        [--concurrency 16] [--users 500] [--processes 1] [--warmup 200]
+
+Creates a fresh migrated database (SQLite in a temporary folder, or a new database on
+VISITBOT_TEST_PG's server), binds --users visitors to Telegram chats, serves the bot's
+own ASGI app (bot.web.build_app + POST /telegram) under uvicorn in --processes forked
+server processes (SQLite: one), and posts updates with the secret token header from
+--concurrency async clients, as Telegram would. Each update goes the whole way:
+secret check, JSON, Update.de_json, the core's transaction (dedupe by update_id,
+account, routing, outbox row) and the reply as a sendMessage in the HTTP response.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import logging
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
 import statistics
+import sys
+import tempfile
 import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from sqlalchemy import create_engine, insert
+from sqlalchemy import create_engine, insert, text
 
-from bench.roster_bench import _database, _drop
-from bot.channels.telegram import webhook_routes
-from bot.service import Core
-from bot.settings import Settings
-from bot.web import build_app
-from store.base import utcnow
-from store.db import make_engine, session_factory
-from store.migrate import upgrade
-from store.models import Account, Jurisdiction, Person, Role
-from tests.fakes.tg_api import TOKEN, FakeTelegram
-from tests.fakes.wechat_server import ServerThread
+PG_BASE = os.environ.get("VISITBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+TOKEN = "7000001:AAFakeTelegramToken-for_bench"
+SECRET = "bench-webhook-secret"
+CHAT0 = 10_000_000
 
-SECRET = "bench-secret"
-WORDS = ["/visits", "/help", "你好", "/overdue"]
+
+def make_db(kind: str, users: int) -> tuple[str, str | None]:
+    from store.migrate import upgrade
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='vb-tg-bench-')}/bench.db"
+        name = None
+    else:
+        name = f"vb_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = f"{PG_BASE}/{name}"
+    upgrade(url)
+    seed(url, users)
+    return url, name
+
+
+def drop_db(name: str) -> None:
+    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def seed(url: str, users: int) -> None:
+    from store.base import utcnow
+    from store.models import Account, Jurisdiction, Person, Role
+
     eng = create_engine(url)
     now = utcnow()
     with eng.begin() as conn:
@@ -48,69 +78,130 @@ def seed(url: str, users: int) -> None:
         conn.execute(insert(Role), [{"person_id": i, "role": "visitor", "jurisdiction_id": 1,
                                      "on_duty": True} for i in range(1, users + 1)])
         conn.execute(insert(Account), [{"person_id": i, "platform": "telegram",
-                                        "external_id": str(10_000 + i), "bound_at": now,
-                                        "free_sent": 0} for i in range(1, users + 1)])
+                                        "external_id": str(CHAT0 + i), "bound_at": now,
+                                        "last_inbound_at": now, "free_sent": 0}
+                                       for i in range(1, users + 1)])
     eng.dispose()
 
 
-async def fire(url: str, n: int, users: int, concurrency: int
-               ) -> tuple[list[float], dict[int, int], float]:
-    ids = itertools.count(1)
-    lat: list[float] = []
+def serve(sock: socket.socket, url: str) -> None:
+    """One server process (forked): build everything here, after the fork."""
+    import logging
+
+    import uvicorn
+
+    from bot.channels.telegram_webhook import webhook_routes
+    from bot.service import Core
+    from bot.settings import Settings
+    from bot.web import build_app
+    from store.db import make_engine, session_factory
+
+    logging.basicConfig(level=logging.ERROR)
+    # the API is never called for text updates; a closed port makes sure of it
+    settings = Settings(database_url=url, telegram_token=TOKEN, telegram_webhook_secret=SECRET,
+                        telegram_base_url="http://127.0.0.1:9/bot")
+    kw = {} if url.startswith("sqlite") else {"pool_size": 20, "max_overflow": 20}
+    engine = make_engine(url, **kw)
+    core = Core(session_factory(engine), settings)
+    app = build_app(core, settings, [webhook_routes(core, settings, setup=False)])
+    uvicorn.Server(uvicorn.Config(app, log_level="error", access_log=False,
+                                  lifespan="off")).run(sockets=[sock])
+
+
+def updates(n: int, users: int, words: list[str], first_id: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        chat = CHAT0 + random.randint(1, users)
+        out.append(json.dumps({"update_id": first_id + i, "message": {
+            "message_id": first_id + i, "date": int(time.time()),
+            "chat": {"id": chat, "type": "private", "first_name": "探访员"},
+            "from": {"id": chat, "is_bot": False, "first_name": "探访员"},
+            "text": random.choice(words)}}, ensure_ascii=False).encode())
+    return out
+
+
+async def fire(url: str, bodies: list[bytes], concurrency: int
+               ) -> tuple[list[float], dict[int, int], float, str]:
+    latencies: list[float] = []
     statuses: dict[int, int] = {}
+    sample = ""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
 
         async def worker() -> None:
-            while (i := next(ids)) <= n:
-                chat = 10_000 + 1 + i % users
-                update = {"update_id": i, "message": {
-                    "message_id": i, "date": int(time.time()), "text": WORDS[i % len(WORDS)],
-                    "chat": {"id": chat, "type": "private"},
-                    "from": {"id": chat, "is_bot": False, "first_name": "访"}}}
+            nonlocal sample
+            while not queue.empty():
+                body = queue.get_nowait()
                 t0 = time.perf_counter()
-                r = await client.post(url, json=update,
-                                      headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-                lat.append(time.perf_counter() - t0)
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                resp = await client.post(url, content=body, headers=headers)
+                latencies.append(time.perf_counter() - t0)
+                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+                if not sample and resp.content:
+                    sample = resp.json().get("text", "")
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return lat, statuses, time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+    return latencies, statuses, elapsed, sample
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--updates", type=int, default=2000)
-    ap.add_argument("--users", type=int, default=500)
-    ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
+    ap.add_argument("--updates", type=int, default=3000)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--users", type=int, default=500)
+    ap.add_argument("--processes", type=int, default=1)
+    ap.add_argument("--words", default="帮助,待访,/visits,/help,你好")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.ERROR)
-    url, pg_name = _database(args.db)
-    fake = FakeTelegram().start()
+    processes = 1 if args.db == "sqlite" else args.processes  # SQLite serves one process
+
+    url, db_name = make_db(args.db, args.users)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram"
+    ctx = mp.get_context("fork")
+    servers = [ctx.Process(target=serve, args=(sock, url), daemon=True)
+               for _ in range(processes)]
+    for p in servers:
+        p.start()
     try:
-        upgrade(url)
-        seed(url, args.users)
-        settings = Settings(database_url=url, telegram_token=TOKEN,
-                            telegram_base_url=fake.base_url, telegram_webhook_secret=SECRET)
-        engine = make_engine(url, pool_size=20, max_overflow=20)
-        core = Core(session_factory(engine), settings)
-        server = ServerThread(build_app(core, settings, [webhook_routes(core, settings)]))
-        server.start()
-        lat, statuses, wall = asyncio.run(fire(f"{server.url}/telegram", args.updates,
-                                               args.users, args.concurrency))
-        server.stop()
-        q = statistics.quantiles(lat, n=100)
-        print(f"{args.db}: {args.updates:,} updates, {args.concurrency} concurrent clients, "
-              f"statuses {statuses}")
-        print(f"  {args.updates / wall:,.0f} updates/s; p50 {q[49] * 1000:.1f} ms, "
-              f"p99 {q[98] * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
-        engine.dispose()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(endpoint, timeout=1)  # 403 without the secret: up
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        words = args.words.split(",")
+        asyncio.run(fire(endpoint, updates(args.warmup, args.users, words, 1),
+                         args.concurrency))
+        bodies = updates(args.updates, args.users, words, args.warmup + 1)
+        lat, statuses, elapsed, sample = asyncio.run(fire(endpoint, bodies, args.concurrency))
     finally:
-        fake.stop()
-        if pg_name:
-            _drop(pg_name)
+        for p in servers:
+            p.terminate()
+        for p in servers:
+            p.join(5)
+        if db_name:
+            drop_db(db_name)
+    lat.sort()
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
+    print(f"db={args.db} processes={processes} concurrency={args.concurrency} "
+          f"updates={len(lat)} statuses={statuses}")
+    print(f"throughput {len(lat) / elapsed:,.0f} updates/s  p50 {p(0.50):.1f} ms  "
+          f"p95 {p(0.95):.1f} ms  p99 {p(0.99):.1f} ms  max {lat[-1] * 1000:.1f} ms  "
+          f"mean {statistics.mean(lat) * 1000:.1f} ms")
+    print(f"sample inline reply: {sample[:40].replace(chr(10), ' ')!r}")
 
 
 if __name__ == "__main__":

@@ -57,16 +57,6 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
                                 f"{os.getpid()}")
         tasks.append(asyncio.create_task(dispatcher.run_forever(stop)))
         runner = start_scheduler(app.sessions, app.settings)
-    if "telegram" in names:
-        from bot.channels import telegram
-
-        async def telegram_start() -> None:
-            try:
-                await telegram.on_start(app.settings)
-            except Exception as exc:  # the bot still answers; the menu can wait
-                log.warning("telegram command menu / webhook setup failed: %s", exc)
-
-        tasks.append(asyncio.create_task(telegram_start()))
     if "telegram" in names and app.settings.telegram_mode == "polling":
         from bot.channels import telegram
 

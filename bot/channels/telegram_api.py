@@ -1,0 +1,175 @@
+"""Talking to the Bot API with python-telegram-bot: one `Bot` per event loop, inline
+keyboards from `Choice`s, Telegram's errors as `SendResult`s, the command menu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import warnings
+import weakref
+from collections.abc import Sequence
+from datetime import timedelta
+
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channel import Choice, SendResult
+from bot.settings import Settings
+from conversations.text import render
+
+log = logging.getLogger(__name__)
+# PTB 22 builds RetryAfter by reading its own deprecated `retry_after`; we read either type
+warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type",
+                        category=PTBDeprecationWarning)
+
+CALLBACK_MAX_BYTES = 64  # Bot API limit on callback_data
+TEXT_MAX_CHARS = 4096
+CAPTION_MAX_CHARS = 1024
+ALLOWED_UPDATES = ("message", "callback_query")
+SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what setWebhook accepts
+NETWORK_RETRY_AFTER = 5.0  # 5xx and connection errors: Telegram is usually back soon
+BAD_TOKEN_RETRY_AFTER = 300.0  # a configuration error: keep the message, retry slowly
+SHORT_LABEL = 6  # labels this short share a keyboard row (是/否, 今天/昨天)
+ROW_MAX = 3
+
+
+def secret(value: object) -> str | None:
+    if value is None:
+        return None
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if get else str(value)
+
+
+class CallbackTooLong(ValueError):
+    """A choice value Telegram would reject as callback_data (over 64 bytes)."""
+
+
+def keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
+    """One button per choice; short labels share a row so yes/no fits on one line."""
+    if not choices:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    for c in choices:
+        if len(c.value.encode("utf-8")) > CALLBACK_MAX_BYTES:
+            raise CallbackTooLong(f"callback data over {CALLBACK_MAX_BYTES} bytes: "
+                                  f"{c.value[:20]!r}…")
+        button = InlineKeyboardButton(c.label, callback_data=c.value)
+        last = rows[-1] if rows else None
+        if (last is not None and len(c.label) <= SHORT_LABEL and len(last) < ROW_MAX
+                and all(len(b.text) <= SHORT_LABEL for b in last)):
+            last.append(button)
+        else:
+            rows.append([button])
+    return InlineKeyboardMarkup(rows)
+
+
+def split_text(text: str, limit: int = TEXT_MAX_CHARS) -> list[str]:
+    """Telegram refuses messages over 4096 characters: cut at line ends where possible."""
+    text = text or " "
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    chunks.append(text)
+    return chunks
+
+
+def result_for(exc: TelegramError, what: str) -> SendResult:
+    """A Bot API error as a delivery outcome the dispatcher understands."""
+    error = f"telegram {what}: {type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, RetryAfter):
+        return SendResult(ok=False, retry_after=retry_after_seconds(exc), error=error)
+    if isinstance(exc, Forbidden | ChatMigrated):
+        # blocked by the user, deactivated, or not a private chat any more
+        return SendResult(ok=False, permanent=True, error=error)
+    if isinstance(exc, InvalidToken):
+        return SendResult(ok=False, retry_after=BAD_TOKEN_RETRY_AFTER, error=error)
+    if isinstance(exc, BadRequest):
+        # chat not found, message too long, bad markup: sending again cannot help
+        return SendResult(ok=False, permanent=True, error=error)
+    if isinstance(exc, TimedOut):
+        # it may have arrived: the dispatcher's backoff, not a fast retry
+        return SendResult(ok=False, error=error)
+    if isinstance(exc, Conflict):
+        return SendResult(ok=False, retry_after=NETWORK_RETRY_AFTER, error=error)
+    return SendResult(ok=False, retry_after=NETWORK_RETRY_AFTER, error=error)
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    # PTB 22 warns that the attribute will become a timedelta; accept either.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def commands() -> list[BotCommand]:
+    """The command menu, from the tg_commands template ("name - 描述" per line)."""
+    out: list[BotCommand] = []
+    for line in render("tg_commands").splitlines():
+        name, sep, description = line.partition(" - ")
+        if sep and name.strip():
+            out.append(BotCommand(name.strip().lstrip("/"), description.strip()))
+    return out
+
+
+class TelegramApi:
+    """The bot's Bot API client. httpx pools belong to one event loop, and tests and
+    `drain` run several loops, so each loop gets its own `Bot`."""
+
+    def __init__(self, settings: Settings, *, timeout: float = 10.0,
+                 poll_timeout: int = 25) -> None:
+        token = secret(settings.telegram_token)
+        if not token:
+            raise ValueError("VISITBOT_TELEGRAM_TOKEN is required for Telegram")
+        self.settings = settings
+        self.token = token
+        # update ids are per bot: the bot id keeps dedupe keys apart if the token changes
+        self.bot_id = token.partition(":")[0]
+        self.timeout = timeout
+        self.poll_timeout = poll_timeout
+        self._bots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bot] = (
+            weakref.WeakKeyDictionary())
+
+    def bot(self) -> Bot:
+        loop = asyncio.get_running_loop()
+        bot = self._bots.get(loop)
+        if bot is None:
+            t = self.timeout
+            bot = Bot(
+                self.token,
+                base_url=self.settings.telegram_base_url,
+                base_file_url=self.settings.telegram_base_file_url,
+                request=HTTPXRequest(connection_pool_size=64, read_timeout=t, write_timeout=t,
+                                     connect_timeout=t, pool_timeout=t),
+                # a long poll holds its connection for poll_timeout seconds
+                get_updates_request=HTTPXRequest(connection_pool_size=1,
+                                                 read_timeout=self.poll_timeout + t,
+                                                 connect_timeout=t, pool_timeout=t),
+            )
+            self._bots[loop] = bot
+        return bot
+
+    async def set_commands(self) -> bool:
+        try:
+            await self.bot().set_my_commands(commands())
+            return True
+        except TelegramError as exc:
+            log.error("telegram setMyCommands failed: %s", exc)
+            return False

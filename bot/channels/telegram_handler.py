@@ -1,0 +1,120 @@
+"""What the webhook and the long-polling loop both do with one update.
+
+Acknowledging a button press (answerCallbackQuery) and retiring the pressed message's
+keyboard are not messages: they are done here, by API, and not through the outbox. The
+replies the core writes are messages and go through the outbox (the first one may ride
+back in the webhook's HTTP response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from telegram import Update
+from telegram.error import BadRequest, TelegramError
+
+from bot.channel import Outgoing
+from bot.channels.telegram_api import TEXT_MAX_CHARS, TelegramApi
+from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
+from conversations.text import render
+
+log = logging.getLogger(__name__)
+
+
+class HandlesIncoming(Protocol):
+    """What the Telegram endpoints need of `bot.service.Core`."""
+
+    def handle(self, incoming: Any, *, inline: bool = False) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Done:
+    """The outcome of one update. `reply` was already marked sent in the outbox (it is
+    for the caller to deliver); `in_place` says it should replace the pressed message."""
+
+    chat_id: int | None = None
+    reply: Outgoing | None = None
+    in_place: Pressed | None = None
+    duplicate: bool = False
+
+
+class UpdateHandler:
+    def __init__(self, core: HandlesIncoming, api: TelegramApi) -> None:
+        self.core = core
+        self.api = api
+
+    async def process(self, update: Update, *, inline: bool) -> Done:
+        """Raises DatabaseUnavailable (the update must come again); nothing else."""
+        parsed = parse_update(update, self.api.bot_id)
+        if isinstance(parsed, Ignore):
+            log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
+            if parsed.pressed is not None:
+                await self.answer(parsed.pressed)
+            return Done()
+        if isinstance(parsed, Unsupported):
+            log.info("telegram update %s: %s not supported, hint sent", update.update_id,
+                     parsed.reason)
+            return Done(chat_id=parsed.chat_id, reply=Outgoing(render("tg_unsupported")))
+        return await self._run_core(parsed, inline)
+
+    async def _run_core(self, parsed: Parsed, inline: bool) -> Done:
+        pressed = parsed.pressed
+        # The client shows a spinner until the query is answered: answer while the core
+        # works, whatever it decides.
+        answering = asyncio.ensure_future(self.answer(pressed)) if pressed else None
+        try:
+            handled = await asyncio.to_thread(self.core.handle, parsed.incoming, inline=inline)
+        finally:
+            if answering is not None:
+                await answering
+        chat_id = int(parsed.incoming.address.external_id)
+        if getattr(handled, "duplicate", False):
+            log.info("telegram update %s seen before: skipped", parsed.incoming.msg_id)
+            return Done(chat_id=chat_id, duplicate=True)
+        out: Outgoing | None = getattr(handled, "inline", None)
+        if pressed is not None:
+            if out is not None and same_question(pressed, out):
+                # the same question again (a multi-choice toggle, a re-ask): edit it in place
+                return Done(chat_id=chat_id, reply=out, in_place=pressed)
+            await self.retire_keyboard(pressed)
+        return Done(chat_id=chat_id, reply=out)
+
+    async def answer(self, pressed: Pressed) -> None:
+        try:
+            await self.api.bot().answer_callback_query(pressed.query_id)
+        except TelegramError as exc:
+            # a redelivered update's query was answered the first time
+            log.info("telegram answerCallbackQuery %s failed: %s", pressed.query_id, exc)
+
+    async def retire_keyboard(self, pressed: Pressed) -> None:
+        """Show what was chosen and take the buttons away, so the chat does not fill with
+        live keyboards and a button cannot be pressed twice."""
+        if pressed.chat_id is None or pressed.message_id is None:
+            return
+        bot = self.api.bot()
+        try:
+            if pressed.label and pressed.text:
+                text = render("tg_answered", text=pressed.text, label=pressed.label)
+                if len(text) <= TEXT_MAX_CHARS:
+                    await bot.edit_message_text(text, chat_id=pressed.chat_id,
+                                                message_id=pressed.message_id)
+                    return
+            await bot.edit_message_reply_markup(chat_id=pressed.chat_id,
+                                                message_id=pressed.message_id)
+        except BadRequest as exc:
+            # too old to edit, already edited, deleted: nothing left to retire
+            log.info("telegram keyboard of message %s not retired: %s", pressed.message_id, exc)
+        except TelegramError as exc:
+            log.warning("telegram keyboard of message %s not retired: %s",
+                        pressed.message_id, exc)
+
+
+def same_question(pressed: Pressed, out: Outgoing) -> bool:
+    """Whether the reply asks the question whose button was pressed (a:<qid>:<n>)."""
+    kind, _, rest = pressed.data.partition(":")
+    qid = rest.rpartition(":")[0]
+    return (kind == "a" and bool(qid) and out.callback_prefix == qid
+            and pressed.message_id is not None and not out.attachment)

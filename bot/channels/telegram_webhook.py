@@ -1,0 +1,156 @@
+"""POST /telegram: Telegram's webhook behind the project's own ASGI server.
+
+A request without the secret token we gave setWebhook is refused (403) before its body
+is read; a body that is not an update is 400. The database being down is 503, so
+Telegram delivers the update again later; every other outcome is 200, or Telegram
+would repeat an update we can never handle. The first reply rides back in the HTTP
+response as a Bot API method call (sendMessage, or editMessageText when the pressed
+question is asked again), its outbox row already marked sent by the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.channel import Address, Outgoing
+from bot.channels.telegram_api import (
+    ALLOWED_UPDATES,
+    SECRET_TOKEN,
+    TEXT_MAX_CHARS,
+    CallbackTooLong,
+    TelegramApi,
+    keyboard,
+    secret,
+)
+from bot.channels.telegram_channel import TelegramChannel
+from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
+from bot.channels.wechat_webhook import TooLarge, read_limited
+from bot.settings import Settings
+from store.db import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+PATH = "/telegram"
+MAX_BODY = 256 * 1024  # updates are a few KB; anything near this is not from Telegram
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+_background: set[asyncio.Task[Any]] = set()
+
+
+def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PATH,
+                   api: TelegramApi | None = None, setup: bool = True) -> list[Route]:
+    """The webhook route (none in polling mode). With `setup`, and when called inside a
+    running event loop (`visitbot run`), the webhook and the command menu are
+    registered with Telegram in the background."""
+    if settings.telegram_mode == "polling":
+        return []
+    token = secret(settings.telegram_webhook_secret)
+    if not token or not SECRET_TOKEN.match(token):
+        raise ValueError("VISITBOT_TELEGRAM_WEBHOOK_SECRET is required in webhook mode "
+                         "(1-256 characters: A-Z, a-z, 0-9, _ and -)")
+    api = api or TelegramApi(settings)
+    handler = UpdateHandler(core, api)
+    channel = TelegramChannel(settings, api=api)
+    expected = token.encode()
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            return _refused(403, "wrong secret token")
+        try:
+            data = json.loads(await read_limited(request, MAX_BODY))
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update object")
+            update = Update.de_json(data, None)
+        except TooLarge:
+            return _refused(413, "body too large")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return _refused(400, f"malformed update ({type(exc).__name__})")
+        try:
+            done = await handler.process(update, inline=True)
+        except DatabaseUnavailable as exc:
+            log.error("database unavailable for telegram update %s: %s", update.update_id, exc)
+            return Response(status_code=503)
+        except Exception:
+            log.exception("handling telegram update %s failed", update.update_id)
+            return Response(status_code=200)
+        return await _respond(done, channel)
+
+    if setup:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            task = loop.create_task(setup_webhook(settings, api, path))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+    return [Route(path, receive, methods=["POST"])]
+
+
+async def setup_webhook(settings: Settings, api: TelegramApi | None = None,
+                        path: str = PATH) -> bool:
+    """Register the Chinese command menu and point Telegram at our webhook."""
+    api = api or TelegramApi(settings)
+    ok = await api.set_commands()
+    if not settings.public_url:
+        log.warning("VISITBOT_PUBLIC_URL is not set: the Telegram webhook was not registered")
+        return False
+    url = settings.public_url.rstrip("/") + path
+    try:
+        await api.bot().set_webhook(url, secret_token=secret(settings.telegram_webhook_secret),
+                                    allowed_updates=list(ALLOWED_UPDATES))
+    except TelegramError as exc:
+        log.error("telegram setWebhook %s failed: %s", url, exc)
+        return False
+    log.info("telegram webhook set to %s", url)
+    return ok
+
+
+async def _respond(done: Done, channel: TelegramChannel) -> Response:
+    out, chat_id = done.reply, done.chat_id
+    if out is None or chat_id is None:
+        return Response(status_code=200)
+    body = method_call(chat_id, out, edit_message_id=done.in_place.message_id
+                       if done.in_place else None)
+    if body is None:
+        # Too big for a webhook answer (a file, a long text): its row is already marked
+        # sent, so send it by API now rather than lose it.
+        result = await channel.send(Address("telegram", str(chat_id)), out)
+        if not result.ok:
+            log.error("telegram reply to %s not delivered: %s", chat_id, result.error)
+        return Response(status_code=200)
+    return JSONResponse(body)
+
+
+def method_call(chat_id: int, out: Outgoing, *, edit_message_id: int | None = None
+                ) -> dict[str, Any] | None:
+    """The reply as a Bot API method in a webhook response, or None if it cannot be one."""
+    if out.attachment or len(out.text) > TEXT_MAX_CHARS or not out.text:
+        return None
+    try:
+        markup = keyboard(out.choices)
+    except CallbackTooLong as exc:
+        log.error("telegram reply refused: %s", exc)
+        return None
+    body: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "text": out.text}
+    if edit_message_id is not None:
+        body["method"] = "editMessageText"
+        body["message_id"] = edit_message_id
+    if markup is not None:
+        body["reply_markup"] = markup.to_dict()
+    return body
+
+
+def _refused(status: int, reason: str) -> Response:
+    log.warning("telegram webhook refused (%d): %s", status, reason)
+    return Response(status_code=status)

@@ -1,0 +1,323 @@
+"""End to end over Telegram: python-telegram-bot against a fake Bot API, real HTTP both
+ways, the real core, store and dispatcher.
+
+A visitor, a township officer and a child bind with `/start CODE`; the tick reminds the
+visitor, who presses the reminder's start button and answers the whole checklist by
+pressing buttons (some answers typed, a photo sent); the record is filed; the gas-safety
+risk reaches the officer, who presses the alert's acknowledge button and then resolves the
+case; the child is told and asks for /status. Once by webhook and once by long polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.binding import create_invite
+from bot.channels.telegram_channel import TelegramChannel
+from bot.channels.telegram_polling import run_polling
+from bot.channels.telegram_webhook import setup_webhook, webhook_routes
+from bot.service import Core
+from bot.settings import Settings
+from bot.web import build_app
+from scheduler.dispatch import drain
+from scheduler.tick import tick
+from store.db import make_engine, session_factory
+from store.models import (
+    Account,
+    Answer,
+    Assignment,
+    Case,
+    FamilyLink,
+    InboundSeen,
+    Person,
+    Role,
+    Subject,
+    Visit,
+)
+from store.roster_import import import_roster
+from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
+from tests.fakes.telegram_server import (
+    TOKEN,
+    WEBHOOK_SECRET,
+    FakeTelegram,
+    ServerThread,
+    TgUser,
+)
+
+RISKY = re.compile(r"燃气")
+MAX_STEPS = 150
+VISITOR, OFFICER, CHILD = 91001, 91002, 91003
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Poller:
+    """run_polling in its own thread and event loop, as `visitbot run` runs it."""
+
+    def __init__(self, core: Core, settings: Settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stop = asyncio.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(core, settings), daemon=True)
+
+    def _run(self, core: Core, settings: Settings) -> None:
+        try:
+            self.loop.run_until_complete(run_polling(core, settings, self.stop, poll_timeout=1,
+                                                     error_pause=0.05, db_pause=0.05))
+        except BaseException as exc:
+            self.error = exc
+
+    def start(self) -> Poller:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "run_polling did not stop"
+        self.loop.close()
+
+
+@dataclass
+class World:
+    mode: str
+    sessions: sessionmaker[Session]
+    clock: Clock
+    fake: FakeTelegram
+    channels: dict[str, Any]
+    pressed: list[str] = field(default_factory=list)  # callback query ids
+
+    def user(self, user_id: int, name: str) -> TgUser:
+        return TgUser(self.fake, user_id, name)
+
+    def act(self, user: TgUser, do: Callable[[TgUser], int]) -> int:
+        """One update from `user`, handled, and whatever it queued delivered."""
+        update_id = do(user)
+        if self.mode == "webhook":
+            assert user.last is not None and user.last.status_code == 200, user.last
+        else:
+            self.fake.wait_consumed(update_id)
+        self.deliver()
+        return update_id
+
+    def press(self, user: TgUser, message: dict[str, Any], data: str) -> None:
+        update = user.press_update(message, data)
+        self.pressed.append(update["callback_query"]["id"])
+        self.act(user, lambda u: u.send(update))
+
+    def deliver(self, later: timedelta = timedelta(0)) -> int:
+        return drain(self.sessions, self.channels, self.clock.now + later)
+
+
+@pytest.fixture(params=["webhook", "polling"])
+def world(request: pytest.FixtureRequest, db_url: str) -> Iterator[World]:
+    mode = request.param
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    fake = FakeTelegram().start()
+    settings = Settings(database_url=db_url, telegram_token=TOKEN,
+                        telegram_base_url=fake.base_url,
+                        telegram_base_file_url=fake.base_file_url,
+                        telegram_webhook_secret=WEBHOOK_SECRET, telegram_mode=mode)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    core = Core(sessions, settings, clock=clock)
+    server: ServerThread | None = None
+    poller: Poller | None = None
+    if mode == "webhook":
+        server = ServerThread(build_app(core, settings, [webhook_routes(core, settings)])).start()
+        public = settings.model_copy(update={"public_url": server.url})
+        assert asyncio.run(setup_webhook(public))
+        assert fake.webhook == {"url": server.url + "/telegram",
+                                "secret_token": WEBHOOK_SECRET,
+                                "allowed_updates": ["message", "callback_query"]}
+    else:
+        assert webhook_routes(core, settings) == []  # no endpoint without a webhook
+        poller = Poller(core, settings).start()
+        fake.wait_for(lambda: fake.sent("getUpdates"), what="the first getUpdates")
+        assert fake.sent("deleteWebhook")
+    channels = {"telegram": TelegramChannel(settings)}
+    try:
+        yield World(mode, sessions, clock, fake, channels)
+        if poller is not None:
+            assert poller.error is None, poller.error
+    finally:
+        if poller is not None:
+            poller.close()
+        if server is not None:
+            server.stop()
+        fake.stop()
+        engine.dispose()
+
+
+def cast(sessions: sessionmaker[Session]) -> tuple[int, int, int, int]:
+    """(visitor, subject, township officer, child) from the sample roster."""
+    import_roster(sessions, SAMPLE_ROSTER, policy_default="linzi-2022")
+    import_roster(sessions, SAMPLE_STAFF, policy_default="linzi-2022")
+    with sessions() as s:
+        subject, visitor_id = s.execute(
+            select(Subject, Assignment.visitor_id)
+            .join(Assignment, Assignment.subject_id == Subject.person_id)
+            .join(FamilyLink, FamilyLink.subject_id == Subject.person_id)
+            .order_by(Subject.tier.desc(), Subject.person_id)).first()
+        subject.family_notify_consent = True
+        child_id = s.scalar(select(FamilyLink.person_id).where(
+            FamilyLink.subject_id == subject.person_id).limit(1))
+        village = s.get(Person, subject.person_id).jurisdiction  # type: ignore[union-attr]
+        officer_id = s.scalar(select(Role.person_id).where(
+            Role.role == "officer", Role.jurisdiction_id == village.parent_id).limit(1))
+        s.commit()
+        return visitor_id, subject.person_id, officer_id, child_id
+
+
+def invite(sessions: sessionmaker[Session], person_id: int, now: datetime) -> str:
+    with sessions() as s:
+        code = create_invite(s, person_id, now, 72)
+        s.commit()
+        return code
+
+
+def buttons(message: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(callback data, label) of a message's live keyboard."""
+    rows = ((message or {}).get("reply_markup") or {}).get("inline_keyboard") or []
+    return [(b["callback_data"], b["text"]) for row in rows for b in row]
+
+
+def answer_for(message: dict[str, Any], repeats: int) -> tuple[str, str | None]:
+    """(words to type, button to press) like a hurried visitor; the risky one on purpose."""
+    text, live = message.get("text", ""), buttons(message)
+    if any(data == "c:confirm" for data, _ in live):
+        return "确认", "c:confirm"
+    done = [d for d, label in live if d.endswith(":done")]
+    if done and any(label.startswith("✓ ") for _, label in live):
+        return "完成", done[0]
+    answers = [(d, label) for d, label in live if d.startswith("a:")]
+    if answers:
+        data, label = answers[-1] if RISKY.search(text) and len(answers) > 1 else answers[0]
+        return label, data
+    fallbacks = ["无", "今天", "0", "跳过"]
+    if "日期" in text or "时间" in text:
+        fallbacks = ["今天", "跳过"]
+    return fallbacks[min(repeats, len(fallbacks) - 1)], None
+
+
+def test_visit_over_telegram(world: World) -> None:
+    w, fake = world, world.fake
+    visitor_id, subject_id, officer_id, child_id = cast(w.sessions)
+    visitor, officer, child = (w.user(VISITOR, "李探访"), w.user(OFFICER, "王干部"),
+                               w.user(CHILD, "张家属"))
+    t0 = w.clock.now
+
+    # -- before binding: a polite explanation, and nothing else
+    w.act(visitor, lambda u: u.text("/visits"))
+    assert "尚未绑定" in fake.last_message(VISITOR)["text"]  # type: ignore[index]
+
+    # -- binding: /start CODE (the deep link t.me/bot?start=CODE sends just that)
+    for user, person in ((visitor, visitor_id), (officer, officer_id), (child, child_id)):
+        code = invite(w.sessions, person, t0)
+        w.act(user, lambda u, c=code: u.text(f"/start {c}"))
+    with w.sessions() as s:
+        accounts = {a.external_id: a.person_id for a in s.scalars(
+            select(Account).where(Account.platform == "telegram"))}
+    assert accounts == {str(VISITOR): visitor_id, str(OFFICER): officer_id,
+                        str(CHILD): child_id}
+    assert fake.commands and {c["command"] for c in fake.commands} >= {"visits", "cases"}
+
+    # -- two days later the tick reminds the visitor, with a start button
+    w.clock.now = t0 + timedelta(hours=49)
+    tick(w.sessions, w.clock.now)
+    w.deliver(later=timedelta(hours=24))
+    with w.sessions() as s:
+        visit_id = s.scalar(select(Visit.id).where(
+            Visit.subject_id == subject_id, Visit.status == "planned").order_by(Visit.due_on))
+    reminder = next(m for m in reversed(fake.messages(VISITOR))
+                    if any(d == f"start:{visit_id}" for d, _ in buttons(m)))
+    w.press(visitor, reminder, f"start:{visit_id}")
+    assert not buttons(fake.message(VISITOR, reminder["message_id"])), "keyboard left live"
+
+    # -- the whole checklist: buttons mostly, some typed, a photo where asked for
+    typed = pressed = photos = in_place = 0
+    last_text, repeats = "", 0
+    for step in range(MAX_STEPS):
+        with w.sessions() as s:
+            if s.get(Visit, visit_id).status == "filed":  # type: ignore[union-attr]
+                break
+        message = fake.last_message(VISITOR)
+        assert message is not None
+        repeats = repeats + 1 if message.get("text") == last_text else 0
+        last_text = message.get("text", "")
+        if "请发送一张现场照片" in last_text and not photos:
+            w.act(visitor, lambda u: u.photo(caption="门口"))
+            photos += 1
+            continue
+        label, data = answer_for(message, repeats)
+        if data is not None and step % 5 != 4:
+            before = fake.message(VISITOR, message["message_id"])
+            w.press(visitor, message, data)
+            after = fake.message(VISITOR, message["message_id"])
+            assert after is not None and before is not None
+            if buttons(after):  # the same question again (a toggle): edited in place
+                assert after.get("edit_date") and after != before
+                in_place += 1
+            else:
+                assert f"已选：{label}" in after["text"] or data.startswith("c:")
+            pressed += 1
+        else:
+            w.act(visitor, lambda u, t=label: u.text(t))
+            typed += 1
+    with w.sessions() as s:
+        visit = s.get(Visit, visit_id)
+        assert visit is not None and visit.status == "filed", "the record was not filed"
+        photo = s.scalar(select(Answer.value).where(Answer.visit_id == visit_id,
+                                                    Answer.question_id == "photo"))
+        case = s.scalars(select(Case).where(Case.subject_id == subject_id)
+                         .order_by(Case.id)).first()
+    assert pressed > 10 and typed and photos == 1, (pressed, typed, photos)
+    assert photo and str(photo["photo"]).startswith("photo-")
+    assert case is not None, "the gas-safety answer opened no case"
+
+    # -- the officer's alert, acknowledged by its button, then resolved by command
+    w.deliver()
+    alert = next(m for m in reversed(fake.messages(OFFICER))
+                 if any(d == f"ack:{case.id}" for d, _ in buttons(m)))
+    w.press(officer, alert, f"ack:{case.id}")
+    assert not buttons(fake.message(OFFICER, alert["message_id"]))
+    with w.sessions() as s:
+        assert s.get(Case, case.id).status == "acked"  # type: ignore[union-attr]
+    w.act(officer, lambda u: u.text("/cases"))
+    assert str(case.id) in fake.last_message(OFFICER)["text"]  # type: ignore[index]
+    w.act(officer, lambda u: u.text(f"/resolve {case.id} 已上门检查燃气，更换软管"))
+    with w.sessions() as s:
+        assert s.get(Case, case.id).status == "resolved"  # type: ignore[union-attr]
+
+    # -- the child was told, and can look at the last visit
+    assert len(fake.messages(CHILD)) >= 2  # bound, then the visit notice
+    w.act(child, lambda u: u.text("/status"))
+    status = fake.last_message(CHILD)["text"]  # type: ignore[index]
+    assert visit.visited_on is not None and visit.visited_on.isoformat() in status
+
+    # -- every button press was acknowledged, and every update processed once
+    assert w.pressed and all(fake.answered(q) for q in w.pressed)
+    with w.sessions() as s:
+        seen = s.scalar(select(func.count()).select_from(InboundSeen).where(
+            InboundSeen.platform == "telegram"))
+    assert seen == 4 + len(w.pressed) + typed + photos + 3  # + /cases, /resolve, /status
+    if w.mode == "webhook":
+        assert fake.sent("sendMessage") and any(c.via == "webhook" for c in fake.calls)
+    # a multi-choice toggle edits its question in place (webhook) or asks anew (polling)
+    assert in_place if w.mode == "webhook" else not in_place

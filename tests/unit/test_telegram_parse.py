@@ -1,0 +1,117 @@
+"""Telegram updates to Incoming, keyboards, text splitting: pure functions, no network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from bot.channel import Choice, Outgoing
+from bot.channels.telegram_api import CallbackTooLong, commands, keyboard, split_text
+from bot.channels.telegram_handler import same_question
+from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
+
+CHAT = {"id": 5001, "type": "private", "first_name": "李"}
+USER = {"id": 5001, "is_bot": False, "first_name": "李"}
+
+
+def update(**content: Any) -> Update:
+    return Update.de_json({"update_id": 42, **content}, None)
+
+
+def message(**content: Any) -> dict[str, Any]:
+    return {"message_id": 9, "date": 1_700_000_000, "chat": CHAT, "from": USER, **content}
+
+
+def test_text_and_commands() -> None:
+    parsed = parse_update(update(message=message(text="/start AB12CD34")), "777")
+    assert isinstance(parsed, Parsed) and parsed.pressed is None
+    inc = parsed.incoming
+    assert inc.address.platform == "telegram" and inc.address.external_id == "5001"
+    assert inc.msg_id == "tg:777:42" and inc.text == "/start AB12CD34"
+    menu = parse_update(update(message=message(text="/visits@visitbot_bot")), "777")
+    assert isinstance(menu, Parsed) and menu.incoming.text == "/visits"
+
+
+def test_button_press() -> None:
+    shown = message(text="燃气安全", reply_markup={"inline_keyboard": [[
+        {"text": "好", "callback_data": "a:gas:1"}, {"text": "较差", "callback_data": "a:gas:3"}]]})
+    shown["from"] = {"id": 1, "is_bot": True, "first_name": "bot"}
+    parsed = parse_update(update(callback_query={
+        "id": "q1", "from": USER, "chat_instance": "c", "message": shown, "data": "a:gas:3"}),
+        "777")
+    assert isinstance(parsed, Parsed)
+    assert parsed.incoming.choice == "a:gas:3" and parsed.incoming.text is None
+    assert parsed.incoming.meta == {"callback_query_id": "q1", "message_id": 9}
+    assert parsed.pressed == Pressed("q1", "a:gas:3", 5001, 9, "较差", "燃气安全")
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    ({"edited_message": message(text="改")}, "edited"),
+    ({"message": message(text="hi", chat={"id": -5, "type": "group", "title": "g"})}, "group"),
+    ({"message": message(text="hi", **{"from": {**USER, "is_bot": True}})}, "bot"),
+    ({"message": message(new_chat_title="新群名")}, "service"),
+    ({"my_chat_member": {"chat": CHAT, "from": USER, "date": 0,
+                         "old_chat_member": {"status": "member", "user": USER},
+                         "new_chat_member": {"status": "kicked", "user": USER,
+                                             "until_date": 0}}}, "my_chat_member"),
+])
+def test_ignored(content: dict[str, Any], reason: str) -> None:
+    parsed = parse_update(update(**content), "777")
+    assert isinstance(parsed, Ignore) and reason in parsed.reason
+
+
+def test_media() -> None:
+    photo = parse_update(update(message=message(caption="门口", photo=[
+        {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+        {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 960}])), "7")
+    assert isinstance(photo, Parsed) and photo.incoming.text is None
+    assert photo.incoming.media is not None and photo.incoming.media.ref == "large"
+    loc = parse_update(update(message=message(location={"latitude": 36.8, "longitude": 118.3})),
+                       "7")
+    assert isinstance(loc, Parsed) and loc.incoming.media is not None
+    assert (loc.incoming.media.kind, loc.incoming.media.ref, loc.incoming.media.latitude) == (
+        "location", "", 36.8)
+    voice = parse_update(update(message=message(voice={
+        "file_id": "v", "file_unique_id": "v", "duration": 3})), "7")
+    assert isinstance(voice, Unsupported) and voice.reason == "voice" and voice.chat_id == 5001
+
+
+def test_keyboard_rows_and_limit() -> None:
+    markup = keyboard([Choice("a:q:1", "是"), Choice("a:q:2", "否"), Choice("c:skip", "跳过"),
+                       Choice("a:q:3", "子女定期电话或视频联系")])
+    assert markup is not None
+    rows = [[b.callback_data for b in row] for row in markup.inline_keyboard]
+    assert rows == [["a:q:1", "a:q:2", "c:skip"], ["a:q:3"]]
+    assert keyboard([]) is None
+    assert keyboard([Choice("x" * 64, "ok")]) is not None
+    with pytest.raises(CallbackTooLong):
+        keyboard([Choice("é" * 33, "too long in bytes")])
+
+
+def test_split_text() -> None:
+    assert split_text("短") == ["短"]
+    assert split_text("") == [" "]
+    text = "\n".join("行" * 100 for _ in range(100))
+    parts = split_text(text)
+    assert all(len(p) <= 4096 for p in parts) and len(parts) == 3
+    assert "\n".join(parts) == text  # cut at line ends, nothing lost
+    assert split_text("x" * 5000) == ["x" * 4096, "x" * 904]
+
+
+def test_same_question() -> None:
+    pressed = Pressed("q", "a:needs:2", 1, 9)
+    assert same_question(pressed, Outgoing("again", callback_prefix="needs"))
+    assert not same_question(pressed, Outgoing("next", callback_prefix="other"))
+    assert not same_question(Pressed("q", "start:3", 1, 9), Outgoing("x", callback_prefix="3"))
+    assert not same_question(Pressed("q", "a:needs:2"), Outgoing("x", callback_prefix="needs"))
+
+
+def test_command_menu_is_chinese_and_valid() -> None:
+    menu = commands()
+    assert {c.command for c in menu} >= {"visits", "overdue", "cases", "status", "help"}
+    for c in menu:
+        assert c.command.islower() and 1 <= len(c.command) <= 32
+        assert 3 <= len(c.description) <= 256 and any("\u4e00" <= ch <= "\u9fff"
+                                                      for ch in c.description)
