@@ -74,7 +74,7 @@ def verify(settings: Settings, source: str, timestamp: str, signature: str, body
         raise SignalRejected(401, "stale timestamp")
     expected = hmac.new(key.get_secret_value().encode(), f"{ts}.".encode() + body,
                         hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise SignalRejected(401, "bad signature")
 
 

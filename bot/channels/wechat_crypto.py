@@ -109,7 +109,8 @@ class CallbackAuth:
     def check_signature(self, given: str | None, timestamp: str, nonce: str,
                         *extra: str) -> None:
         expected = signature(self.token, timestamp, nonce, *extra)
-        if not given or not hmac.compare_digest(expected, given.lower()):
+        # bytes: compare_digest raises on non-ASCII str, which a forger controls
+        if not given or not hmac.compare_digest(expected.encode(), given.lower().encode()):
             raise Forbidden("bad signature")
 
     # --- safe mode ----------------------------------------------------------------------
