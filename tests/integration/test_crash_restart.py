@@ -25,7 +25,7 @@ from store.models import Alert, Answer, Conversation, InboundSeen, Visit
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("VISITBOT_RELIABILITY") == "full"
-KILLS, VISITORS = (200, 300) if FULL else (10, 40)
+KILLS, VISITORS = (200, 700) if FULL else (10, 40)
 
 
 def spawn(url: str, ack: Path) -> subprocess.Popen[bytes]:
