@@ -28,7 +28,8 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 @cache
 def _pg_admin() -> Engine | None:
     eng = create_engine(
-        f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3},
+        pool_pre_ping=True,  # the restart test stops the server under this pool
     )
     try:
         with eng.connect() as conn:
