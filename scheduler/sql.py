@@ -60,16 +60,22 @@ def json_has_any(session: Session, column: Any, values: Iterable[str]) -> Any:
 
 
 def current_assignments(today: date) -> Any:
-    """Subquery (subject_id, visitor_id): each subject's newest assignment in force today."""
-    latest = (
-        select(func.max(Assignment.id).label("id"))
-        .where(Assignment.starts_on <= today,
-               or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today))
-        .group_by(Assignment.subject_id)
-    )
+    """Subquery (subject_id, visitor_id): each subject's newest assignment in force today.
+
+    Written as an anti-join (no newer one in force) rather than `id IN (SELECT max(id) …
+    GROUP BY subject_id)`: with stale statistics (tiers just updated) PostgreSQL chose to
+    rescan that aggregate for every subject, which took minutes at 100,000 subjects.
+    """
+    a = Assignment.__table__.alias("a")
+    newer = Assignment.__table__.alias("newer")
+
+    def in_force(t: Any) -> Any:
+        return and_(t.c.starts_on <= today, or_(t.c.ends_on.is_(None), t.c.ends_on >= today))
+
     return (
-        select(Assignment.subject_id, Assignment.visitor_id)
-        .where(Assignment.id.in_(latest))
+        select(a.c.subject_id, a.c.visitor_id)
+        .where(in_force(a), ~exists(select(newer.c.id).where(
+            newer.c.subject_id == a.c.subject_id, newer.c.id > a.c.id, in_force(newer))))
         .subquery("cur")
     )
 
