@@ -1,9 +1,9 @@
 """Reminders to visitors: one message per visitor per day listing all their due visits.
 
-One query per policy selects every visit that needs a word today (window opens,
-N days before due, due today, overdue every k days), already joined to the visitor's
-primary account (chosen in SQL). Rows arrive ordered by visitor; each visitor's digest
-is rendered once and the outbox rows go in with INSERT … ON CONFLICT DO NOTHING in
+Visitors are taken a batch at a time (by id range); for each batch one query per policy
+selects every visit that needs a word today (window opens, N days before due, due today,
+overdue every k days), and one the batch's accounts. Each visitor's digest is rendered
+once and the outbox rows go in with INSERT … ON CONFLICT DO NOTHING in
 batches. Key `reminder:{visitor_id}:{date}`: a second tick the same day adds nothing.
 """
 
@@ -22,12 +22,13 @@ from bot.channel import Choice, Outgoing
 from conversations.text import render
 from scheduler.due import policies_in_use
 from scheduler.policy import Policy, send_time
-from scheduler.sql import primary_accounts
 from store.base import utcnow
-from store.models import OutboxMessage, Person, Subject, Visit
+from store.models import Account, OutboxMessage, Person, Subject, Visit
+from store.outbox import platform_rank
 from store.upsert import insert_ignore
 
 BATCH = 2000
+VISITORS_PER_BATCH = 2000
 OUTBOX = OutboxMessage.__table__
 MAX_LISTED = 20  # a longer digest says "and N more"; the 任务 command lists all
 
@@ -55,7 +56,8 @@ def overdue_offsets(policy: Policy) -> list[int]:
     return list(range(1, last + 1, every))
 
 
-def _candidates(session: Session, policy: Policy, today: date) -> Any:
+def _candidates(policy: Policy, today: date, lo: int, hi: int | None) -> Any:
+    """This policy's visits that need a word today, of visitors in (lo, hi]."""
     r = policy.reminders
     v = Visit.__table__
     whens: list[tuple[Any, Any]] = []
@@ -71,36 +73,76 @@ def _candidates(session: Session, policy: Policy, today: date) -> Any:
         whens.append((v.c.window_opens == today, literal("opens", String)))
     if not whens:
         return None
-    acc = primary_accounts()
     when = case(*whens, else_=literal(None, String))
+    in_range = [v.c.visitor_id > lo] + ([v.c.visitor_id <= hi] if hi is not None else [])
     return (
         select(v.c.id, v.c.visitor_id, v.c.kind, v.c.reason, v.c.due_on, v.c.required_mode,
-               Person.name, acc.c.platform, acc.c.external_id, when.label("when"))
+               Person.name, when.label("when"))
         .join(Subject, Subject.person_id == v.c.subject_id)
         .join(Person, Person.id == v.c.subject_id)
-        .join(acc, acc.c.person_id == v.c.visitor_id)
-        .where(v.c.policy == policy.name, v.c.status == "planned", Subject.status == "active",
-               or_(*(cond for cond, _ in whens)),
+        .where(*in_range, v.c.policy == policy.name, v.c.status == "planned",
+               Subject.status == "active", or_(*(cond for cond, _ in whens)),
                # already reminded today (an earlier tick): skip before rendering anything
                ~exists(select(OUTBOX.c.id).where(OUTBOX.c.idempotency_key == reminder_key(
                    v.c.visitor_id, today))))
-        .order_by(v.c.visitor_id, v.c.due_on, v.c.id)
     )
+
+
+def visitor_ranges(session: Session, size: int = VISITORS_PER_BATCH
+                   ) -> Iterator[tuple[int, int | None]]:
+    """(lo, hi] ranges of bound people's ids, `size` accounts each, found by keyset.
+
+    The tick works a batch of visitors at a time: memory stays flat whatever the
+    roster, and each query is small enough that no row estimate can make its plan
+    blow up (one joined to every account once ran 186 million loops at 100,000
+    subjects, when the statistics had not yet seen the visits the tick had just planned).
+    """
+    a = Account.__table__
+    lo = 0
+    while True:
+        hi = session.scalar(select(a.c.person_id).where(a.c.person_id > lo)
+                            .order_by(a.c.person_id).offset(size - 1).limit(1))
+        yield lo, hi
+        if hi is None:
+            return
+        lo = hi
+
+
+def preferred_accounts(session: Session, lo: int, hi: int | None) -> dict[int, tuple[str, str]]:
+    """person id → (platform, external id) of their primary account, for ids in (lo, hi];
+    the same choice as store.outbox.primary_account."""
+    a = Account.__table__
+    q = select(a.c.person_id, a.c.platform, a.c.external_id, a.c.id).where(a.c.person_id > lo)
+    if hi is not None:
+        q = q.where(a.c.person_id <= hi)
+    best: dict[int, tuple[tuple[int, int], tuple[str, str]]] = {}
+    for pid, platform, ext, aid in session.execute(q):
+        rank = (platform_rank(platform), -aid)
+        if pid not in best or rank < best[pid][0]:
+            best[pid] = (rank, (platform, ext))
+    return {pid: acc for pid, (_, acc) in best.items()}
 
 
 def _digests(session: Session, policies: Iterable[Policy], today: date, now: datetime
              ) -> Iterator[dict[str, Any]]:
-    rows: list[tuple[Any, Policy]] = []
-    for policy in policies:
-        q = _candidates(session, policy, today)
-        if q is not None:
-            rows.extend((row, policy) for row in session.execute(q))
-    # One digest per visitor even when their subjects follow different policies.
-    rows.sort(key=lambda rp: (rp[0].visitor_id, rp[0].due_on, rp[0].id))
-    for visitor_id, group in groupby(rows, key=lambda rp: rp[0].visitor_id):
-        items = list(group)
-        first, policy = items[0]
-        yield _message(visitor_id, items, policy, today, now, first.platform, first.external_id)
+    pols = list(policies)
+    for lo, hi in visitor_ranges(session):
+        rows: list[tuple[Any, Policy]] = []
+        for policy in pols:
+            q = _candidates(policy, today, lo, hi)
+            if q is not None:
+                rows.extend((row, policy) for row in session.execute(q))
+        if not rows:
+            continue
+        accounts = preferred_accounts(session, lo, hi)
+        # One digest per visitor even when their subjects follow different policies.
+        rows.sort(key=lambda rp: (rp[0].visitor_id, rp[0].due_on, rp[0].id))
+        for visitor_id, group in groupby(rows, key=lambda rp: rp[0].visitor_id):
+            acc = accounts.get(visitor_id)
+            if acc is None:  # not bound yet: the 任务 command lists the visits once they are
+                continue
+            items = list(group)
+            yield _message(visitor_id, items, items[0][1], today, now, *acc)
 
 
 def _message(visitor_id: int, items: list[tuple[Any, Policy]], policy: Policy, today: date,

@@ -52,7 +52,7 @@ def enqueue(
 
 def accounts_of(session: Session, person_id: int) -> list[Account]:
     rows = session.scalars(select(Account).where(Account.person_id == person_id)).all()
-    return sorted(rows, key=lambda a: (_rank(a.platform), -a.id))
+    return sorted(rows, key=lambda a: (platform_rank(a.platform), -a.id))
 
 
 def primary_account(session: Session, person_id: int) -> Account | None:
@@ -86,7 +86,8 @@ def enqueue_to_person(
     )
 
 
-def _rank(platform: str) -> int:
+def platform_rank(platform: str) -> int:
+    """Lower is preferred: where a notice goes when a person has several accounts."""
     try:
         return PLATFORM_PREFERENCE.index(platform)
     except ValueError:
