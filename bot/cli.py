@@ -100,14 +100,20 @@ def demo(db_path: str, quiet: bool) -> None:
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
 @click.option("--no-scheduler", is_flag=True, help="Serve webhooks only; no tick, no dispatch.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes sharing the port (PostgreSQL; one per core is a good start).")
 @click.pass_obj
 def run(obj: dict, channels: tuple[str, ...], host: str | None, port: int | None,
-        no_scheduler: bool) -> None:
+        no_scheduler: bool, workers: int) -> None:
     """Serve the webhooks and run the scheduler and dispatcher."""
     from bot.server import serve
 
     app = _build(obj)
-    serve(app, list(channels), host=host, port=port, scheduler=not no_scheduler)
+    if workers > 1 and app.engine.dialect.name == "sqlite":
+        raise click.ClickException("--workers needs PostgreSQL: SQLite takes one writer at a "
+                                   "time, so more processes only wait for each other")
+    serve(app, list(channels), host=host, port=port, scheduler=not no_scheduler,
+          workers=workers)
 
 
 def _build(obj: dict):  # type: ignore[no-untyped-def]

@@ -7,9 +7,11 @@ load needs, all on one PostgreSQL, and they behave as one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 
 import uvicorn
 from starlette.routing import BaseRoute
@@ -42,7 +44,8 @@ def webhook_routes(app: App, names: list[str]) -> list[list[BaseRoute]]:
     return sets
 
 
-async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bool) -> None:
+async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bool,
+                 sock: socket.socket | None = None) -> None:
     from scheduler.dispatch import Dispatcher
 
     channels: dict[str, Channel] = channels_for(app.settings, names, app.sessions)
@@ -74,7 +77,7 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
     tasks.append(asyncio.create_task(stop_server()))
     log.info("visitbot serving %s on %s:%s", ",".join(names), host, port)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock] if sock is not None else None)
     finally:
         stop.set()
         if runner is not None:
@@ -85,7 +88,52 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
 
 
 def serve(app: App, names: list[str], *, host: str | None = None, port: int | None = None,
-          scheduler: bool = True) -> None:
+          scheduler: bool = True, workers: int = 1) -> None:
+    """Serve in this process, or in `workers` forked processes sharing one listening socket
+    (each its own connection pool, scheduler and dispatcher: they coordinate through the
+    database, as separate machines would)."""
     setup_logging()
-    asyncio.run(_serve(app, names, host or app.settings.host, port or app.settings.port,
-                       scheduler))
+    host, port = host or app.settings.host, port or app.settings.port
+    if workers <= 1:
+        asyncio.run(_serve(app, names, host, port, scheduler))
+        return
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    app.engine.dispose()  # no connection may cross the fork
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                asyncio.run(_serve(app, names, host, port, scheduler, sock))
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    log.info("visitbot: %d workers on %s:%s (pids %s)", workers, host, port,
+             " ".join(map(str, children)))
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    failed = 0
+    for child in children:
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        failed += os.waitstatus_to_exitcode(status) != 0
+    sock.close()
+    if failed:
+        raise SystemExit(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -31,6 +31,9 @@ from store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 RETRIES = 3  # concurrent messages of one visitor: the loser of the row lock runs again
+
+
+INBOUND_TOUCH = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,10 @@ class Core:
                 Account.platform == incoming.address.platform,
                 Account.external_id == incoming.address.external_id)).first()
             if account is not None:
-                account.last_inbound_at = now
+                # WeChat's 48-hour window only needs the minute: not a write per answer
+                last = account.last_inbound_at
+                if last is None or now - last > INBOUND_TOUCH:
+                    account.last_inbound_at = now
                 account.free_sent = 0
                 turn.account = account
                 turn.person = s.get(Person, account.person_id)

@@ -35,7 +35,7 @@ from conversations.engine import (
 from conversations.text import render
 from scheduler.policy import active_seasons, load_policy
 from store.models import Answer, Conversation, Person, Subject, Visit
-from store.upsert import insert_ignore
+from store.upsert import upsert
 
 OPEN_STATES = ("active", "paused", "review")
 CAPABILITIES = {
@@ -105,6 +105,24 @@ def _context(turn: Turn, visit: Visit) -> Context:
     )
 
 
+def context_snapshot(ctx: Context) -> dict[str, Any]:
+    """What of a Context stays put for a visit, as JSON (today and the platform's
+    capabilities are the turn's own)."""
+    return {"subject_name": ctx.subject_name, "facts": dict(ctx.facts),
+            "seasons": sorted(ctx.seasons), "visit_no": ctx.visit_no,
+            "required_mode": ctx.required_mode}
+
+
+def _conversation_context(turn: Turn, conv: Conversation, visit: Visit) -> Context:
+    snap = conv.context
+    if not snap:
+        return _context(turn, visit)
+    return Context(subject_name=snap["subject_name"], facts=snap["facts"], today=turn.today(),
+                   seasons=frozenset(snap["seasons"]),
+                   capabilities=CAPABILITIES.get(turn.address.platform, frozenset()),
+                   visit_no=snap["visit_no"], required_mode=snap["required_mode"])
+
+
 def start_visit(turn: Turn, visit_id: int) -> None:
     s = turn.session
     assert turn.person is not None
@@ -128,9 +146,11 @@ def start_visit(turn: Turn, visit_id: int) -> None:
         _run(turn, open_conv, s.get(Visit, open_conv.visit_id), Inbound(text="继续"))
         return
     checklist = load_checklist(visit.policy)
-    result = start(checklist, _context(turn, visit), turn.now)
+    ctx = _context(turn, visit)
+    result = start(checklist, ctx, turn.now)
     conv = Conversation(person_id=turn.person.id, visit_id=visit.id, checklist=checklist.name,
-                        state=result.state, status=result.state.get("status", "active"))
+                        state=result.state, status=result.state.get("status", "active"),
+                        context=context_snapshot(ctx))
     s.add(conv)
     visit.status = "in_progress"
     visit.visitor_id = turn.person.id
@@ -147,7 +167,8 @@ def continue_visit(turn: Turn, conv: Conversation, inbound: Inbound) -> None:
 def _run(turn: Turn, conv: Conversation, visit: Visit | None, inbound: Inbound) -> None:
     assert visit is not None
     checklist = load_checklist(conv.checklist)
-    result = step(conv.state, inbound, checklist, _context(turn, visit), turn.now)
+    result = step(conv.state, inbound, checklist, _conversation_context(turn, conv, visit),
+                  turn.now)
     _apply(turn, conv, visit, result)
 
 
@@ -188,13 +209,11 @@ def _store_answer(s: Session, visit: Visit, ev: AnswerSet, turn: Turn) -> None:
         visit.mode = str(ev.value)
     elif ev.question_id == "_date":
         visit.visited_on = date.fromisoformat(str(ev.value))
-    s.execute(delete(Answer).where(Answer.visit_id == visit.id,
-                                   Answer.question_id == ev.question_id))
-    insert_ignore(s, Answer.__table__, {
+    upsert(s, Answer.__table__, {
         "visit_id": visit.id, "question_id": ev.question_id, "value": ev.value,
         "display": ev.display, "severity": ev.severity, "kind": ev.kind,
         "answered_at": turn.now,
-    })
+    }, ["visit_id", "question_id"])
 
 
 def _file(turn: Turn, visit: Visit, ev: Filed) -> None:

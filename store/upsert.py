@@ -27,3 +27,15 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]] | d
     if len(rows) == 1:
         return len(session.execute(returning.values(**rows[0])).all())
     return len(session.execute(returning, rows).all())
+
+
+def upsert(session: Session, table: Table, row: dict[str, Any], conflict: list[str]) -> None:
+    """Insert the row, or overwrite the one with the same `conflict` key: one statement
+    where a delete and an insert would be two round trips."""
+    dialect = session.get_bind().dialect.name
+    mod = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(table).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=conflict,
+        set_={k: stmt.excluded[k] for k in row if k not in conflict})
+    session.execute(stmt)
