@@ -111,6 +111,7 @@ def main() -> int:
     ap.add_argument("--database-url", default=None,
                     help="default: a SQLite file in the temp folder, reused across runs")
     ap.add_argument("--month", default=None, help="report month YYYY-MM (default: last month)")
+    ap.add_argument("--formats", default="xlsx,pdf", help="comma-separated: xlsx, pdf")
     ap.add_argument("--out", default=None, help="folder for the files (default: temp)")
     args = ap.parse_args()
 
@@ -133,7 +134,7 @@ def main() -> int:
         print(f"{url} already holds {have} subjects; using them", file=sys.stderr)
     out = Path(args.out or tempfile.mkdtemp(prefix="visitbot-bench-"))
     out.mkdir(parents=True, exist_ok=True)
-    for fmt in ("xlsx", "pdf"):
+    for fmt in args.formats.split(","):
         path = out / f"monthly-{end.key}.{fmt}"
         t0 = time.perf_counter()
         with sessions() as s:

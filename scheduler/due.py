@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, exists, literal, or_, select, update
+from sqlalchemy import String, case, exists, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from scheduler.policy import Policy, PolicyError, TierRule, current_period, load_policy
@@ -36,6 +36,7 @@ SUBJECTS = Subject.__table__
 VISITS = Visit.__table__
 OPEN = ("planned", "in_progress")
 SCHEDULED_KINDS = ("regular", "holiday", "campaign")
+ANALYZE_AFTER = 10_000  # rows changed in one step before the statistics are refreshed
 _COLS = ["subject_id", "visitor_id", "policy", "kind", "reason", "window_opens", "due_on",
          "deadline", "required_mode", "status", "created_at"]
 
@@ -71,6 +72,7 @@ def plan_visits(session: Session, today: date, now: datetime | None = None,
     stats.cancelled = _cancel_inactive(session)
     for policy in pols:
         stats.tiers_changed += update_tiers(session, policy, today)
+    refresh_statistics(session, SUBJECTS, stats.tiers_changed)
     stats.moved = _move_to_current_visitor(session, today)
     for policy in pols:
         # Missed visits close before planning, so the one that replaces it is planned in
@@ -80,10 +82,24 @@ def plan_visits(session: Session, today: date, now: datetime | None = None,
         n = 0
         for tier in sorted(policy.rhythm):
             n += _plan_regular(session, policy, tier, today, now)
+        refresh_statistics(session, VISITS, n)
         stats.by_policy[policy.name] = n
         stats.planned += n
         stats.covered += _close_covered(session, policy)
     return stats
+
+
+def refresh_statistics(session: Session, table: Any, changed: int) -> None:
+    """ANALYZE a table this transaction has just changed a lot (PostgreSQL).
+
+    The tick's statements correlate on visit status and subject tier. Their plans are only
+    as good as the row estimates, and the first tick of a month inserts a planned visit
+    for most subjects: estimates from before that said "no planned visits", and one plan
+    built on them probed every open visit for every subject (minutes at a million
+    subjects). ANALYZE inside the transaction counts the transaction's own new rows.
+    """
+    if changed >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {table.name}"))
 
 
 # --- tiers ---------------------------------------------------------------------------
@@ -263,7 +279,9 @@ def _plan_regular(session: Session, policy: Policy, tier: str, today: date,
     has_open = exists(select(open_.c.id).where(
         open_.c.subject_id == SUBJECTS.c.person_id, open_.c.kind == "regular",
         open_.c.status.in_(OPEN)))
-    inner = base.add_columns(last.label("last")).where(~has_open).subquery("iv")
+    # OFFSET 0 keeps PostgreSQL from inlining this subquery: inlined, the correlated
+    # `last` lookup is repeated for each of the eight places the dates below use it
+    inner = base.add_columns(last.label("last")).where(~has_open).offset(0).subquery("iv")
     due = case((inner.c.last.is_(None), literal(today)),
                else_=greatest(session, add_days(session, inner.c.last, rhythm.days),
                               literal(today)))

@@ -1,12 +1,40 @@
-"""Dialect-aware INSERT … ON CONFLICT, the primitive behind every idempotent write."""
+"""Dialect-aware INSERT … ON CONFLICT, the primitive behind every idempotent write.
+
+The statements are built once per table, conflict key and dialect and the rows passed as
+parameters: building a statement with the values baked in costs more Python than the
+database spends running it (a cache key, a compile) on the hot path of every answer.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+
+def _dialect_insert(dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert
+
+
+@lru_cache(maxsize=256)
+def _ignore_stmt(table: Table, conflict: tuple[str, ...] | None, dialect: str) -> Any:
+    stmt = _dialect_insert(dialect)(table).on_conflict_do_nothing(
+        index_elements=list(conflict) if conflict else None)
+    # psycopg reports rowcount -1 here; RETURNING counts exactly on every backend
+    return stmt.returning(*table.primary_key.columns)
+
+
+@lru_cache(maxsize=256)
+def _upsert_stmt(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
+                 dialect: str) -> Any:
+    stmt = _dialect_insert(dialect)(table)
+    excluded = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=list(conflict),
+        set_={k: excluded[k] for k in columns if k not in conflict})
 
 
 def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]] | dict[str, Any],
@@ -19,23 +47,15 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]] | d
         rows = [rows]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    mod = postgresql if dialect == "postgresql" else sqlite
-    stmt = mod.insert(table).on_conflict_do_nothing(index_elements=conflict)
-    # psycopg reports rowcount -1 here; RETURNING counts exactly on every backend
-    returning = stmt.returning(*table.primary_key.columns)
+    stmt = _ignore_stmt(table, tuple(conflict) if conflict else None,
+                        session.get_bind().dialect.name)
     if len(rows) == 1:
-        return len(session.execute(returning.values(**rows[0])).all())
-    return len(session.execute(returning, rows).all())
+        return len(session.execute(stmt, rows[0]).all())
+    return len(session.execute(stmt, rows).all())
 
 
 def upsert(session: Session, table: Table, row: dict[str, Any], conflict: list[str]) -> None:
     """Insert the row, or overwrite the one with the same `conflict` key: one statement
     where a delete and an insert would be two round trips."""
-    dialect = session.get_bind().dialect.name
-    mod = postgresql if dialect == "postgresql" else sqlite
-    stmt = mod.insert(table).values(**row)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=conflict,
-        set_={k: stmt.excluded[k] for k in row if k not in conflict})
-    session.execute(stmt)
+    stmt = _upsert_stmt(table, tuple(row), tuple(conflict), session.get_bind().dialect.name)
+    session.execute(stmt, row)

@@ -3,6 +3,7 @@ figures. No timing is asserted; speed is read from the figures, not tested."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -42,3 +43,34 @@ def test_dispatch_bench_sends_each_once(pg_url: str) -> None:
               "--latency", "0.001")
     m = re.search(r"([\d,]+) sent in .*marked sent ([\d,]+); sent twice (\d+)", out)
     assert m and m.group(1) == "400" and m.group(2) == "400" and m.group(3) == "0"
+
+
+def test_harness_small_province_end_to_end(tmp_path: Path) -> None:
+    """`python -m bench.harness --subjects 10000 --small`: every workload runs and the JSON
+    and the table say what happened (PostgreSQL parts where the server answers)."""
+    out = tmp_path / "h.json"
+    done = subprocess.run([sys.executable, "-m", "bench.harness", "--subjects", "10000",
+                           "--small", "--quiet", "--json", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(out.read_text())
+    lite = r["db"]["sqlite"]
+    assert lite["province"]["subjects"] == 10_000
+    first = lite["province"]["tick"]["first"]
+    # every subject's regular visit is planned or already covered, a digest per visitor
+    assert 0 < first["visits"] <= 10_000 and first["outbox"] == 1_000
+    assert lite["province"]["tick"]["repeat"]["visits"] == 0
+    assert lite["province"]["tick"]["repeat"]["outbox"] == 0
+    assert "| sqlite: tick over 10,000" in done.stdout
+    assert r["report"]["xlsx_s"] is not None
+    pg = r["db"].get("postgres", {})
+    if "skipped" in pg:
+        return
+    assert pg["province"]["tick"]["first"] == {**first, "seconds": pg["province"]["tick"][
+        "first"]["seconds"]}  # both databases plan the same
+    run_ = pg["open_loop"].get("runs", [{}])[0] if "runs" in pg["open_loop"] else None
+    if run_ is not None:  # wrk installed
+        assert run_["non_2xx"] == 0 and run_["requests"] > 0
+        assert run_["answers_stored"] > 0  # the posted answers were accepted and recorded
+        assert run_["ceiling"]["rps"] > 0
+    assert all(d["twice"] == 0 and d["sent"] == d["messages"] for d in r["dispatch"])
