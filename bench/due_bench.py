@@ -16,13 +16,13 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bench.roster_bench import _database, _drop, generate
 from scheduler.tick import tick
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
-from store.models import Account, OutboxMessage, Role, Visit
+from store.models import Account, Assignment, OutboxMessage, Role, Visit
 from store.roster_import import import_roster
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -60,6 +60,8 @@ def main() -> None:
             ids = s.scalars(select(Role.person_id).where(Role.role == "visitor").distinct())
             s.add_all(Account(person_id=pid, platform="console", external_id=f"v{pid}")
                       for pid in ids.all())
+            # the importer starts assignments today; the bench's calendar is fixed
+            s.execute(update(Assignment).values(starts_on=date(2025, 1, 1)))
             s.commit()
         print(f"{args.db}: {args.subjects:,} subjects over {len(POLICIES)} policies")
         start = date(2026, 12, 1)

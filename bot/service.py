@@ -79,9 +79,12 @@ class Core:
             if not fresh:
                 return Handled(inline=None, duplicate=True)
             turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
-            account = s.scalars(select(Account).where(
+            # the account and its person in one round trip: every message needs both
+            found = s.execute(select(Account, Person).join(
+                Person, Person.id == Account.person_id).where(
                 Account.platform == incoming.address.platform,
                 Account.external_id == incoming.address.external_id)).first()
+            account, person = found if found is not None else (None, None)
             if account is not None:
                 # WeChat's 48-hour window only needs the minute: not a write per answer
                 last = account.last_inbound_at
@@ -89,7 +92,7 @@ class Core:
                     account.last_inbound_at = now
                 account.free_sent = 0
                 turn.account = account
-                turn.person = s.get(Person, account.person_id)
+                turn.person = person
                 turn.roles = roles_of(s, account.person_id)
             router.route(turn)
             inline_reply = self._queue_replies(turn, inline)
