@@ -295,11 +295,13 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
     say = print if progress else (lambda *a, **k: None)
     result: dict[str, Any] = {"visitors": visitors, "connections": connections,
                               "seconds": seconds, "runs": []}
-    first_id = 1_000_000_000
+    # update ids of this run only: a rerun on the same database must not be deduplicated
+    first_id = time.time_ns() // 1000
     for w in workers:
         chats = dict(visitor_chats(url, visitors))
         if len(chats) < threads:
-            return {"skipped": "no visitor has an open visit: tick the province first"}
+            return {"skipped": "no visitor with an open visit and no conversation is left: "
+                               "tick the province first, or build a fresh one"}
         port = free_port()
         endpoint = f"http://127.0.0.1:{port}/telegram"
         bot = start_bot(url, port, w, work)
@@ -321,7 +323,7 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
                                                                    .parent)):
                 spy = subprocess.Popen(
                     [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-                     "-o", str(profile), "-d", str(seconds), "--nonblocking", "-p",
+                     "-o", str(profile), "-d", str(seconds), "--nonblocking", "--gil", "-p",
                      str(bot.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             res = run_wrk(endpoint, bodies, threads, connections, seconds)
             if spy is not None:
@@ -380,6 +382,8 @@ def main() -> None:
     try:
         r = run(url, visitors=args.visitors, workers=[int(w) for w in args.workers.split(",")],
                 seconds=args.duration, connections=args.connections, profile=args.profile)
+        if "skipped" in r:
+            print(f"skipped: {r['skipped']}")
         if args.json:
             args.json.write_text(json.dumps(r, indent=1))
     finally:

@@ -50,9 +50,9 @@ def route(turn: Turn) -> None:
     if inc.choice is not None:
         _choice(turn, inc.choice)
         return
-    conv = open_conversation(turn.session, turn.person.id) if "visitor" in turn.roles else None
-    if conv is not None and not text.startswith("/"):
-        continue_visit(turn, conv, _inbound(turn))
+    open_ = open_conversation(turn.session, turn.person.id) if "visitor" in turn.roles else None
+    if open_ is not None and not text.startswith("/"):
+        continue_visit(turn, open_, _inbound(turn))
         return
     _command(turn, text)
 
@@ -77,9 +77,9 @@ def _choice(turn: Turn, data: str) -> None:
         commands.resolve_howto(turn, arg)
     else:
         assert turn.person is not None
-        conv = open_conversation(turn.session, turn.person.id)
-        if conv is not None:
-            continue_visit(turn, conv, _inbound(turn))
+        open_ = open_conversation(turn.session, turn.person.id)
+        if open_ is not None:
+            continue_visit(turn, open_, _inbound(turn))
         else:
             log.info("stale or unknown button %r refused", data[:64])
             turn.reply(Outgoing(render("bot_stale_button")))

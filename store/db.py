@@ -49,7 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # psycopg forgets an INSERT's rowcount once SQLAlchemy closes the cursor: without
+    # this, INSERT … SELECT reports -1 and the tick's counts (and what they decide) lie
+    options = {"preserve_rowcount": True, **kwargs.pop("execution_options", {})}
+    return create_engine(url, execution_options=options, **kwargs)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
