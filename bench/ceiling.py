@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bot.server import listening_socket
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 
@@ -40,10 +41,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--secret", default="bench-webhook-secret")
     args = ap.parse_args()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
-    sock.listen(2048)
+    sock = listening_socket("127.0.0.1", args.port)  # the same socket as visitbot's
     config = uvicorn.Config(app(args.secret), log_level="error", access_log=False,
                             lifespan="off")
     for _ in range(args.workers - 1):

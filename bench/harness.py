@@ -102,36 +102,60 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"×{r['growth']:.1f}")
         if db == "postgres" and url is not None:
             try:
+                say("[postgres] EXPLAIN ANALYZE of the hot statements …")
+                r["explain"] = explain(url, args)
                 say("[postgres] open loop: wrk against visitbot run, the ceiling, pgbench …")
                 r["open_loop"] = openloop.run(
                     url, visitors=args.visitors, workers=args.workers,
                     seconds=args.seconds, connections=args.connections, progress=not args.quiet)
+                result["closed_loop"] = closed_loop(url, args, say)
             finally:
                 if name:
                     _drop(name)
         result["db"][db] = r
     if pg and "postgres" in dbs:
-        result["closed_loop"] = closed_loop(args, say)
         result["dispatch"] = dispatch(args, say)
     result["report"] = report(args, say)
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result
 
 
-def closed_loop(args: argparse.Namespace, say: Any) -> dict[str, Any]:
-    say("[postgres] closed loop: Telegram webhook, 32 visitors each waiting for the reply …")
-    out = _module("telegram_webhook_bench", "--db", "postgres", "--updates",
-                  str(args.closed_updates), "--concurrency", "32", "--processes", "2",
-                  "--words", "待访,帮助,/visits")
-    tg = {"updates_per_s": _num(r"throughput ([\d,.]+) updates/s", out),
-          "p50_ms": _num(r"p50 ([\d.]+) ms", out), "p99_ms": _num(r"p99 ([\d.]+) ms", out)}
+def explain(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each hot statement's execution time; the whole plans go to a text file beside the
+    JSON (bench.explain)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "explain.tmp.json"
+    text_out = _module("explain", "--url", url, "--json", str(path))
+    plans: list[dict[str, Any]] = json.loads(path.read_text())
+    path.unlink()
+    args.plans_text = text_out
+    return [{"path": p["path"], "ms": p["ms"], "statement": p["statement"][:200]}
+            for p in plans]
+
+
+def closed_loop(url: str, args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    """Visitors walking checklists on the province, each waiting for the next question
+    (bench.closedloop: this side plays the users and the Bot API); then the WeChat
+    endpoint in safe mode (AES, signatures) on its own database."""
+    say(f"[postgres] closed loop: {args.closed_visitors} visitors walking checklists "
+        "through the webhook and the dispatcher …")
+    path = RESULTS / "closed.tmp.json"
+    _module("closedloop", "--url", url, "--visitors", str(args.closed_visitors),
+            "--workers", ",".join(map(str, args.workers)), "--seconds",
+            str(args.seconds), "--json", str(path))
+    tg: list[dict[str, Any]] = json.loads(path.read_text())
+    path.unlink()
+    for r in tg:
+        if "skipped" not in r:
+            say(f"[postgres]   {r['workers']} process(es): {r['answers_per_s']:,.0f} "
+                f"answers/s, p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
+                f"{r['filed']} visits filed")
     say("[postgres] closed loop: WeChat safe mode (AES) webhook …")
     out = _module("wechat_webhook_bench", "--messages", str(args.closed_updates),
                   "--processes", "2")
     wx = {"msgs_per_s": _num(r"([\d,.]+) msg/s", out), "p50_ms": _num(r"p50 ([\d.]+) ms", out),
           "p99_ms": _num(r"p99 ([\d.]+) ms", out)}
-    say(f"[postgres]   Telegram {tg['updates_per_s']}/s p99 {tg['p99_ms']} ms; WeChat "
-        f"{wx['msgs_per_s']}/s p99 {wx['p99_ms']} ms")
+    say(f"[postgres]   WeChat {wx['msgs_per_s']}/s p99 {wx['p99_ms']} ms")
     return {"telegram": tg, "wechat_safe_mode": wx}
 
 
@@ -185,6 +209,9 @@ def table(r: dict[str, Any]) -> str:
             rows.append((f"{db}: tick peak RSS ({p['subjects']:,})",
                          f"{t['peak_rss_mb']:.0f} MB"))
         rows.append((f"{db}: tick growth ×10 subjects", f"×{d['growth']:.1f}"))
+        for p in d.get("explain", []):
+            rows.append((f"{db}: EXPLAIN [{p['path']}] {p['statement'][:40]}…",
+                         f"{p['ms']} ms"))
         ol = d.get("open_loop")
         if ol and "skipped" in ol:
             rows.append((f"{db}: open loop", ol["skipped"]))
@@ -198,13 +225,23 @@ def table(r: dict[str, Any]) -> str:
                              f"{run_['ceiling']['rps']:,.0f} req/s → ratio {run_['ratio']:.2f}"))
                 rows.append((f"{db}: bot peak RSS, {w} process(es)",
                              f"{run_['peak_rss_mb']:.0f} MB"))
+                rows.append((f"{db}: CPU per update, {w} process(es)",
+                             f"bot {run_.get('bot_cpu_ms_per_update', 0):.2f} ms, ceiling "
+                             f"{run_['ceiling'].get('cpu_ms_per_update', 0):.2f} ms"))
             pgb = ol.get("pgbench", {})
             rows.append(("pgbench -N (8 clients)", f"{pgb.get('tps') or 0:,.0f} TPS"))
     cl = r.get("closed_loop")
     if cl:
         tg, wx = cl["telegram"], cl["wechat_safe_mode"]
-        rows.append(("closed loop, Telegram webhook", f"{tg['updates_per_s'] or 0:,.0f}/s, "
-                     f"p50 {tg['p50_ms']} ms, p99 {tg['p99_ms']} ms"))
+        for t in tg:
+            if "skipped" in t:
+                rows.append(("closed loop, Telegram", t["skipped"]))
+                continue
+            rows.append((f"closed loop, Telegram, {t['workers']} bot process(es), "
+                         f"{t['visitors']} visitors",
+                         f"{t['answers_per_s']:,.0f} answers/s, p50 {t['p50_ms']:.0f} ms, "
+                         f"p99 {t['p99_ms']:.0f} ms, {t['filed']} visits filed, "
+                         f"{t['bot_cpu_ms_per_answer']:.1f} ms CPU/answer"))
         rows.append(("closed loop, WeChat safe mode", f"{wx['msgs_per_s'] or 0:,.0f}/s, "
                      f"p50 {wx['p50_ms']} ms, p99 {wx['p99_ms']} ms"))
     for d in r.get("dispatch", []):
@@ -224,11 +261,14 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=1_000_000)
     ap.add_argument("--history-months", type=int, default=12)
     ap.add_argument("--db", default="postgres,sqlite")
-    ap.add_argument("--visitors", type=int, default=2000, help="open loop: visitors answering")
-    ap.add_argument("--workers", default="1,2", help="open loop: bot processes to try")
-    ap.add_argument("--seconds", type=int, default=20, help="open loop: wrk duration")
+    # four visitors per connection: one visitor's answers are never in flight together,
+    # and in 30 s each walks most of a checklist (mode, date, questions, confirm)
+    ap.add_argument("--visitors", type=int, default=256, help="open loop: visitors answering")
+    ap.add_argument("--workers", default="1,2,4", help="open loop: bot processes to try")
+    ap.add_argument("--seconds", type=int, default=30, help="open loop: wrk duration")
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--closed-updates", type=int, default=3000)
+    ap.add_argument("--closed-updates", type=int, default=3000, help="WeChat messages")
+    ap.add_argument("--closed-visitors", type=int, default=32)
     ap.add_argument("--dispatch-messages", type=int, default=6000)
     ap.add_argument("--dispatchers", default="1,2,4")
     ap.add_argument("--report-subjects", type=int, default=50_000)
@@ -241,6 +281,7 @@ def main() -> None:
         args.history_months = min(args.history_months, 2)
         args.visitors, args.workers, args.seconds = 100, "1", 2
         args.closed_updates, args.dispatch_messages, args.dispatchers = 100, 200, "1"
+        args.closed_visitors = 4
         args.report_subjects = 300
     args.workers = [int(w) for w in str(args.workers).split(",")]
     t0 = time.perf_counter()
@@ -249,6 +290,8 @@ def main() -> None:
     out = args.json or RESULTS / f"harness-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    if getattr(args, "plans_text", None):
+        out.with_suffix(".plans.txt").write_text(args.plans_text)
     print(table(result))
     print(f"written {out} in {result['seconds']:.0f} s")
 

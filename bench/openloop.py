@@ -101,6 +101,17 @@ class Server:
                 pass
         return peak / 1024
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU the group's processes have used so far."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, IndexError, ValueError):
+                pass
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -323,14 +334,17 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
                                                                    .parent)):
                 spy = subprocess.Popen(
                     [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-                     "-o", str(profile), "-d", str(seconds), "--nonblocking", "--gil", "-p",
+                     "-o", str(profile), "-d", str(seconds), "--nonblocking", "-p",
                      str(bot.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cpu0 = bot.cpu_seconds()
             res = run_wrk(endpoint, bodies, threads, connections, seconds)
+            cpu = bot.cpu_seconds() - cpu0
             if spy is not None:
                 spy.wait(30)
             res.update(workers=w, started=started, updates_in_file=n,
                        answers_stored=answers_stored(url) - before,
-                       peak_rss_mb=bot.peak_rss_mb())
+                       peak_rss_mb=bot.peak_rss_mb(),
+                       bot_cpu_ms_per_update=1000 * cpu / max(1, res["requests"]))
         finally:
             bot.stop()
         ceiling = Server([sys.executable, "-m", "bench.ceiling", "--port", str(port),
@@ -338,7 +352,10 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
                          work / f"ceiling-{w}.log")
         try:
             wait_up(endpoint)
+            cpu0 = ceiling.cpu_seconds()
             res["ceiling"] = run_wrk(endpoint, bodies, threads, connections, seconds)
+            res["ceiling"]["cpu_ms_per_update"] = 1000 * (ceiling.cpu_seconds() - cpu0) / max(
+                1, res["ceiling"]["requests"])
         finally:
             ceiling.stop()
         res["ratio"] = res["rps"] / res["ceiling"]["rps"] if res["ceiling"]["rps"] else 0.0
@@ -348,7 +365,9 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
         say(f"  {w} worker(s): {res['rps']:,.0f} answers/s (p50 {res.get('p50_ms', 0):.0f} ms,"
             f" p99 {res.get('p99_ms', 0):.0f} ms), ceiling {res['ceiling']['rps']:,.0f}/s, "
             f"ratio {res['ratio']:.2f}; {res['answers_stored']:,} answers stored, "
-            f"non-2xx {res['non_2xx']}, peak RSS {res['peak_rss_mb']:.0f} MB", flush=True)
+            f"non-2xx {res['non_2xx']}, peak RSS {res['peak_rss_mb']:.0f} MB; CPU per update: "
+            f"bot {res['bot_cpu_ms_per_update']:.2f} ms, ceiling "
+            f"{res['ceiling']['cpu_ms_per_update']:.2f} ms", flush=True)
     if do_pgbench:
         result["pgbench"] = pgbench(url, seconds)
         say(f"  pgbench -N: {result['pgbench'].get('tps') or 0:,.0f} TPS", flush=True)

@@ -94,7 +94,7 @@ def serve(sock: socket.socket, url: str) -> None:
     from bot.service import Core
     from bot.settings import Settings
     from bot.web import build_app
-    from store.db import make_engine, session_factory
+    from store.db import is_sqlite, make_engine, session_factory
 
     logging.basicConfig(level=logging.ERROR)
     # the API is never called for text updates; a closed port makes sure of it
@@ -102,7 +102,9 @@ def serve(sock: socket.socket, url: str) -> None:
                         telegram_base_url="http://127.0.0.1:9/bot")
     kw = {} if url.startswith("sqlite") else {"pool_size": 20, "max_overflow": 20}
     engine = make_engine(url, **kw)
-    core = Core(session_factory(engine), settings)
+    # as `visitbot run` wires it: on PostgreSQL the core runs on the event loop
+    core = Core(session_factory(engine), settings,
+                async_url=None if is_sqlite(engine) else url)
     app = build_app(core, settings, [webhook_routes(core, settings, setup=False)])
     uvicorn.Server(uvicorn.Config(app, log_level="error", access_log=False,
                                   lifespan="off")).run(sockets=[sock])
@@ -162,7 +164,7 @@ def main() -> None:
     processes = 1 if args.db == "sqlite" else args.processes  # SQLite serves one process
 
     url, db_name = make_db(args.db, args.users)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)

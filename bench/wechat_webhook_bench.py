@@ -109,10 +109,12 @@ def serve(sock: socket.socket, url: str | None, core_kind: str) -> None:
     else:
         from bot.service import Core
         from bot.web import build_app
-        from store.db import make_engine, session_factory
+        from store.db import is_sqlite, make_engine, session_factory
 
         engine = make_engine(settings.database_url, pool_size=20, max_overflow=20)
-        core = Core(session_factory(engine), settings)
+        # as `visitbot run` wires it: on PostgreSQL the core runs on the event loop
+        core = Core(session_factory(engine), settings,
+                    async_url=None if is_sqlite(engine) else settings.database_url)
         app = build_app(core, settings, [wechat_routes(core, settings)])
     config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
@@ -184,7 +186,7 @@ def main() -> None:
         url, db_name = make_db(args.users)
     elif args.core == "real" and url is not None:
         seed(url, args.users)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)

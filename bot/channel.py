@@ -6,6 +6,7 @@ dataclasses and their wire format; nothing else in visitbot knows a platform.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -112,3 +113,12 @@ class Channel(Protocol):
     rate_per_recipient: float
 
     async def send(self, address: Address, message: Outgoing) -> SendResult: ...
+
+
+async def hand_to_core(core: Any, incoming: Incoming, *, inline: bool) -> Any:
+    """Run the core on one message from a channel's event loop: on the loop itself where
+    the core has a path for it (`handle_async`), else `handle` in a worker thread."""
+    on_loop = getattr(core, "handle_async", None)
+    if on_loop is not None:
+        return await on_loop(incoming, inline=inline)
+    return await asyncio.to_thread(core.handle, incoming, inline=inline)

@@ -100,11 +100,14 @@ def demo(db_path: str, quiet: bool) -> None:
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
 @click.option("--no-scheduler", is_flag=True, help="Serve webhooks only; no tick, no dispatch.")
+@click.option("--no-tick", is_flag=True,
+              help="Dispatch the outbox but leave the clock to another process (`visitbot "
+                   "tick` from cron, or one `run` without this flag).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes sharing the port (PostgreSQL; one per core is a good start).")
 @click.pass_obj
 def run(obj: dict, channels: tuple[str, ...], host: str | None, port: int | None,
-        no_scheduler: bool, workers: int) -> None:
+        no_scheduler: bool, no_tick: bool, workers: int) -> None:
     """Serve the webhooks and run the scheduler and dispatcher."""
     from bot.server import serve
 
@@ -113,7 +116,7 @@ def run(obj: dict, channels: tuple[str, ...], host: str | None, port: int | None
         raise click.ClickException("--workers needs PostgreSQL: SQLite takes one writer at a "
                                    "time, so more processes only wait for each other")
     serve(app, list(channels), host=host, port=port, scheduler=not no_scheduler,
-          workers=workers)
+          tick=not (no_scheduler or no_tick), workers=workers)
 
 
 def _build(obj: dict):  # type: ignore[no-untyped-def]

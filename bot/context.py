@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,8 @@ class Turn:
     account: Account | None = None
     person: Person | None = None
     roles: set[str] = field(default_factory=set)
+    # the checklist the sender is in the middle of, read with the sender (OpenVisit)
+    open_visit: Any = None
     replies: list[Outgoing] = field(default_factory=list)
     # slow work that must not hold the transaction (e.g. building a report file);
     # each runs after commit with the session factory and may queue more messages

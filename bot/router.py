@@ -8,7 +8,7 @@ import re
 from bot import binding, commands
 from bot.channel import Outgoing
 from bot.context import Turn
-from bot.visit_session import continue_visit, open_conversation, start_visit
+from bot.visit_session import continue_visit, start_visit
 from conversations.engine import Inbound
 from conversations.text import render
 
@@ -50,7 +50,7 @@ def route(turn: Turn) -> None:
     if inc.choice is not None:
         _choice(turn, inc.choice)
         return
-    open_ = open_conversation(turn.session, turn.person.id) if "visitor" in turn.roles else None
+    open_ = turn.open_visit if "visitor" in turn.roles else None
     if open_ is not None and not text.startswith("/"):
         continue_visit(turn, open_, _inbound(turn))
         return
@@ -77,7 +77,7 @@ def _choice(turn: Turn, data: str) -> None:
         commands.resolve_howto(turn, arg)
     else:
         assert turn.person is not None
-        open_ = open_conversation(turn.session, turn.person.id)
+        open_ = turn.open_visit
         if open_ is not None:
             continue_visit(turn, open_, _inbound(turn))
         else:

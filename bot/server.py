@@ -45,7 +45,7 @@ def webhook_routes(app: App, names: list[str]) -> list[list[BaseRoute]]:
 
 
 async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bool,
-                 sock: socket.socket | None = None) -> None:
+                 sock: socket.socket | None = None, tick: bool = True) -> None:
     from scheduler.dispatch import Dispatcher
 
     channels: dict[str, Channel] = channels_for(app.settings, names, app.sessions)
@@ -59,7 +59,8 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
         dispatcher = Dispatcher(app.sessions, channels, worker_id=f"{os.uname().nodename}:"
                                 f"{os.getpid()}")
         tasks.append(asyncio.create_task(dispatcher.run_forever(stop)))
-        runner = start_scheduler(app.sessions, app.settings)
+        if tick:
+            runner = start_scheduler(app.sessions, app.settings)
     if "telegram" in names and app.settings.telegram_mode == "polling":
         from bot.channels import telegram
 
@@ -80,6 +81,7 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
         await server.serve(sockets=[sock] if sock is not None else None)
     finally:
         stop.set()
+        await app.core.aclose()
         if runner is not None:
             runner.shutdown(wait=False)
         for t in tasks:
@@ -87,20 +89,28 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket forked workers share. Its proto is given: asyncio sets TCP_NODELAY only
+    on accepted sockets whose proto says TCP, and without it every reply (headers and body
+    written apart) waits ~40 ms for the client's delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
 def serve(app: App, names: list[str], *, host: str | None = None, port: int | None = None,
-          scheduler: bool = True, workers: int = 1) -> None:
+          scheduler: bool = True, tick: bool = True, workers: int = 1) -> None:
     """Serve in this process, or in `workers` forked processes sharing one listening socket
     (each its own connection pool, scheduler and dispatcher: they coordinate through the
     database, as separate machines would)."""
     setup_logging()
     host, port = host or app.settings.host, port or app.settings.port
     if workers <= 1:
-        asyncio.run(_serve(app, names, host, port, scheduler))
+        asyncio.run(_serve(app, names, host, port, scheduler, tick=tick))
         return
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    sock = listening_socket(host, port)
     app.engine.dispose()  # no connection may cross the fork
     children: list[int] = []
     for _ in range(workers):
@@ -108,7 +118,7 @@ def serve(app: App, names: list[str], *, host: str | None = None, port: int | No
         if pid == 0:
             code = 0
             try:
-                asyncio.run(_serve(app, names, host, port, scheduler, sock))
+                asyncio.run(_serve(app, names, host, port, scheduler, sock, tick=tick))
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1

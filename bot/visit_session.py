@@ -66,10 +66,13 @@ class OpenVisit(NamedTuple):
     visit: Visit
 
 
-def open_conversation(session: Session, person_id: int) -> OpenVisit | None:
+def open_conversation(session: Session, person_id: int, *, fresh: bool = False
+                      ) -> OpenVisit | None:
     """The visitor's unfinished checklist and its visit, both locked for this
-    transaction."""
-    row = session.execute(_OPEN_CONVERSATION, {"person_id": person_id}).first()
+    transaction; `fresh` overwrites what the session had already loaded of them."""
+    stmt = _OPEN_CONVERSATION.execution_options(populate_existing=True) if fresh else \
+        _OPEN_CONVERSATION
+    row = session.execute(stmt, {"person_id": person_id}).first()
     return OpenVisit(row[0], row[1]) if row is not None else None
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channel import Channel
 from bot.service import Core
 from bot.settings import Settings
-from store.db import check_connection, make_engine, session_factory
+from store.db import check_connection, is_sqlite, make_engine, session_factory
 
 
 @dataclass
@@ -27,6 +27,8 @@ def build(settings: Settings, **core_kwargs: Any) -> App:
     engine = make_engine(settings.database_url)
     check_connection(engine)
     sessions = session_factory(engine)
+    if not is_sqlite(engine):
+        core_kwargs.setdefault("async_url", settings.database_url)
     return App(settings, engine, sessions, Core(sessions, settings, **core_kwargs))
 
 
@@ -65,3 +67,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # a line per platform API call (with the bot token in its URL) is noise, not a record:
+    # outcomes are logged by the dispatcher and the channels themselves
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -53,6 +54,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # this, INSERT … SELECT reports -1 and the tick's counts (and what they decide) lie
     options = {"preserve_rowcount": True, **kwargs.pop("execution_options", {})}
     return create_engine(url, execution_options=options, **kwargs)
+
+
+def async_session_factory(url: str, **kwargs: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions over the async driver (PostgreSQL), for code that runs on an event loop:
+    the same pool sizes and options as `make_engine`, without the per-checkout ping (a
+    dropped connection invalidates the pool and the caller runs again)."""
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    options = {"preserve_rowcount": True, **kwargs.pop("execution_options", {})}
+    engine = create_async_engine(url, execution_options=options, **kwargs)
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

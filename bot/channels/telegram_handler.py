@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from telegram import Update
 from telegram.error import BadRequest, TelegramError
 
-from bot.channel import Outgoing
+from bot.channel import Outgoing, hand_to_core
 from bot.channels.telegram_api import TEXT_MAX_CHARS, TelegramApi
 from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
 from conversations.text import render
@@ -66,7 +66,7 @@ class UpdateHandler:
         # works, whatever it decides.
         answering = asyncio.ensure_future(self.answer(pressed)) if pressed else None
         try:
-            handled = await asyncio.to_thread(self.core.handle, parsed.incoming, inline=inline)
+            handled = await hand_to_core(self.core, parsed.incoming, inline=inline)
         finally:
             if answering is not None:
                 await answering

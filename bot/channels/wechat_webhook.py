@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.channel import Address, Incoming, Outgoing
+from bot.channel import Address, Incoming, Outgoing, hand_to_core
 from store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ async def run_core(core: HandlesIncoming, incoming: Incoming, *, inline: bool,
                    deadline: float, late: LateSend | None) -> tuple[Any | None, Response | None]:
     """(handled, None) if the core answered in time; (None, response) otherwise."""
     task: asyncio.Future[Any] = asyncio.ensure_future(
-        asyncio.to_thread(core.handle, incoming, inline=inline))
+        hand_to_core(core, incoming, inline=inline))
     try:
         return await asyncio.wait_for(asyncio.shield(task), deadline), None
     except TimeoutError:

@@ -32,7 +32,7 @@ from bot.settings import Settings
 from bot.web import build_app
 from scheduler.dispatch import drain
 from scheduler.tick import tick
-from store.db import make_engine, session_factory
+from store.db import is_sqlite, make_engine, session_factory
 from store.models import (
     Account,
     Answer,
@@ -138,7 +138,9 @@ def world(request: pytest.FixtureRequest, db_url: str) -> Iterator[World]:
                         telegram_webhook_secret=WEBHOOK_SECRET, telegram_mode=mode)
     engine = make_engine(db_url)
     sessions = session_factory(engine)
-    core = Core(sessions, settings, clock=clock)
+    # on PostgreSQL the webhooks run the core on the event loop, as `visitbot run` does
+    core = Core(sessions, settings, clock=clock,
+                async_url=None if is_sqlite(db_url) else db_url)
     server: ServerThread | None = None
     poller: Poller | None = None
     if mode == "webhook":

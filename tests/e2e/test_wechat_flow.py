@@ -27,7 +27,7 @@ from bot.settings import Settings
 from bot.web import build_app
 from scheduler.dispatch import drain
 from scheduler.tick import tick
-from store.db import make_engine, session_factory
+from store.db import is_sqlite, make_engine, session_factory
 from store.models import (
     Account,
     Assignment,
@@ -106,7 +106,9 @@ def world(db_url: str) -> Iterator[World]:
         wecom_api_base=fake.wecom_api_base)
     engine = make_engine(db_url)
     sessions = session_factory(engine)
-    core = Core(sessions, settings, clock=clock)
+    # on PostgreSQL the webhooks run the core on the event loop, as `visitbot run` does
+    core = Core(sessions, settings, clock=clock,
+                async_url=None if is_sqlite(db_url) else db_url)
     app = build_app(core, settings, [wechat_routes(core, settings),
                                      wecom_routes(core, settings)])
     server = ServerThread(app).start()

@@ -74,3 +74,9 @@ def test_harness_small_province_end_to_end(tmp_path: Path) -> None:
         assert run_["answers_stored"] > 0  # the posted answers were accepted and recorded
         assert run_["ceiling"]["rps"] > 0
     assert all(d["twice"] == 0 and d["sent"] == d["messages"] for d in r["dispatch"])
+    # visitors walked checklists in a closed loop: answered, and the bot answered each
+    tg = r["closed_loop"]["telegram"][0]
+    assert tg["answers"] > 0 and tg["stuck"] == 0
+    # the hot paths were explained: each statement of an answer, the list, the claim
+    paths = {p["path"] for p in pg["explain"]}
+    assert {"answer", "visit list (待访)", "dispatcher claim"} <= paths

@@ -1,0 +1,53 @@
+"""Who sent a message, in one round trip: the account, its person, their roles and the
+checklist they are in the middle of (with its visit).
+
+Every message needs all of these before it can be routed, so they are one statement,
+built once. The conversation is read without a row lock: the turn's state UPDATE is
+guarded by the conversation's version, so a concurrent message of the same visitor
+makes the later turn run again instead of overwriting the earlier one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import Session
+
+from bot.channel import Address
+from bot.visit_session import OPEN_STATES, OpenVisit
+from store.models import Account, Conversation, Person, Role, Visit
+
+_SENDER = (
+    select(Account, Person, Role.role, Conversation, Visit)
+    .join(Person, Person.id == Account.person_id)
+    .outerjoin(Role, Role.person_id == Account.person_id)
+    # a visitor has at most one checklist open (starting another is refused), so this
+    # adds no rows; the newest is chosen below should there ever be more
+    .outerjoin(Conversation, and_(Conversation.person_id == Account.person_id,
+                                  Conversation.status.in_(OPEN_STATES)))
+    .outerjoin(Visit, Visit.id == Conversation.visit_id)
+    .where(Account.platform == bindparam("platform"),
+           Account.external_id == bindparam("external_id"))
+)
+
+
+@dataclass
+class Sender:
+    account: Account
+    person: Person
+    roles: set[str] = field(default_factory=set)
+    open_visit: OpenVisit | None = None
+
+
+def find_sender(session: Session, address: Address) -> Sender | None:
+    """The bound sender of a message from `address`, or None for an unknown account."""
+    rows = session.execute(_SENDER, {"platform": address.platform,
+                                     "external_id": address.external_id}).all()
+    if not rows:
+        return None
+    account, person = rows[0][0], rows[0][1]
+    open_ = [r for r in rows if r[3] is not None and r[4] is not None]
+    newest = max(open_, key=lambda r: (r[3].updated_at, r[3].id)) if open_ else None
+    return Sender(account, person, {r[2] for r in rows if r[2] is not None},
+                  OpenVisit(newest[3], newest[4]) if newest is not None else None)
