@@ -19,15 +19,17 @@ province (bench.province --keep, or the harness).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-closed-loop-secret"
@@ -71,53 +73,72 @@ def answered(before: tuple[int, str, str], now: tuple[int, str, str]) -> bool:
     return now[0] > before[0] or (now != before and now[2] not in ("null", "{}"))
 
 
-class Visitor(threading.Thread):
-    def __init__(self, fake: Any, chat: int, until: float) -> None:
-        super().__init__(daemon=True)
+class Visitor:
+    """One visitor, as a task: all of them share this process's one event loop and one
+    HTTP client, so the load generator stays light beside the bot it measures."""
+
+    def __init__(self, fake: Any, client: httpx.AsyncClient, chat: int, until: float) -> None:
         from tests.fakes.telegram_server import TgUser
 
-        self.fake, self.chat, self.until = fake, chat, until
+        self.fake, self.client, self.chat, self.until = fake, client, chat, until
         self.user = TgUser(fake, chat, "探访员")
         self.latencies: list[float] = []
         self.filed = 0
         self.stuck = 0
 
-    def act(self, press: str | None, words: str | None) -> bool:
-        """Send one answer; True when the chat changed (the bot answered) in time."""
+    async def deliver(self, update: dict[str, Any]) -> None:
+        request = self.fake.webhook_request(update)
+        assert request is not None, "the bot has not registered its webhook"
+        url, headers, body = request
+        resp = await self.client.post(url, content=body, headers=headers)
+        self.fake.webhook_answered(resp.status_code, resp.content)
+
+    async def act(self, press: str | None, words: str | None) -> bool:
+        """Send one answer; True when the next question came in time."""
         before = snapshot(self.fake, self.chat)
         message = self.fake.last_message(self.chat)
         t0 = time.perf_counter()
         if press is not None and message is not None:
-            self.user.press(message, press)
+            await self.deliver(self.user.press_update(message, press))
         else:
-            self.user.text(words or "待访")
+            await self.deliver(self.user.update(message=self.user._message(
+                text=words or "待访")))
         deadline = time.monotonic() + 10
         while not answered(before, snapshot(self.fake, self.chat)):
             if time.monotonic() > deadline:
                 self.stuck += 1
                 return False
-            time.sleep(0.002)
+            await asyncio.sleep(0.002)  # a reply the dispatcher sends, not the webhook
         self.latencies.append(time.perf_counter() - t0)
         return True
 
-    def run(self) -> None:
-        self.act(None, "待访")
+    async def run(self) -> None:
+        await self.act(None, "待访")
         repeats, last_text = 0, ""
         while time.monotonic() < self.until:
             message = self.fake.last_message(self.chat) or {}
             text = message.get("text", "")
             if "已提交存档" in text:
                 self.filed += 1
-                self.act(None, "待访")  # on to the next visit in the list
+                await self.act(None, "待访")  # on to the next visit in the list
                 continue
             repeats = repeats + 1 if text == last_text else 0
             last_text = text
             if repeats > 6:  # a question this walker cannot answer: start over
-                self.act(None, "取消")
-                self.act(None, "待访")
+                await self.act(None, "取消")
+                await self.act(None, "待访")
                 repeats = 0
                 continue
-            self.act(*choose(message, repeats))
+            await self.act(*choose(message, repeats))
+
+
+async def walk_all(fake: Any, chats: list[int], seconds: int) -> list[Visitor]:
+    until = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=len(chats), max_keepalive_connections=len(chats))
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        crowd = [Visitor(fake, client, chat, until) for chat in chats]
+        await asyncio.gather(*(v.run() for v in crowd))
+    return crowd
 
 
 def reminders_delivered(url: str) -> int:
@@ -160,16 +181,11 @@ def run(url: str, *, visitors: int, workers: int, seconds: int) -> dict[str, Any
     bot = openloop.Server(cmd, env, logdir / f"vb-closedloop-{workers}.log")
     try:
         fake.wait_for(lambda: fake.webhook, 60, "the bot to register its webhook")
-        until = time.monotonic() + seconds
-        crowd = [Visitor(fake, chat, until) for chat in chats]
         t0 = time.perf_counter()
-        cpu0 = bot.cpu_seconds()
-        for v in crowd:
-            v.start()
-        for v in crowd:
-            v.join(seconds + 30)
+        cpu0, own0 = bot.cpu_seconds(), time.process_time()
+        crowd = asyncio.run(walk_all(fake, chats, seconds))
         elapsed = time.perf_counter() - t0
-        cpu = bot.cpu_seconds() - cpu0
+        cpu, own = bot.cpu_seconds() - cpu0, time.process_time() - own0
         lat = sorted(x for v in crowd for x in v.latencies)
         peak = bot.peak_rss_mb()
     finally:
@@ -184,6 +200,7 @@ def run(url: str, *, visitors: int, workers: int, seconds: int) -> dict[str, Any
             "filed": sum(v.filed for v in crowd), "stuck": sum(v.stuck for v in crowd),
             "sent_by_dispatcher": via_api, "reminders_marked_sent": delivered,
             "bot_cpu_ms_per_answer": 1000 * cpu / max(1, n),
+            "generator_cpu_share": own / elapsed,
             "peak_rss_mb": peak}
 
 
@@ -206,7 +223,8 @@ def main() -> None:
               f"{r['answers_per_s']:,.0f} answers/s, p50 {r['p50_ms']:.0f} ms, "
               f"p99 {r['p99_ms']:.0f} ms; {r['filed']} visits filed, {r['stuck']} stuck, "
               f"{r['sent_by_dispatcher']} messages by the dispatcher; bot CPU "
-              f"{r['bot_cpu_ms_per_answer']:.2f} ms/answer", flush=True)
+              f"{r['bot_cpu_ms_per_answer']:.2f} ms/answer; this generator used "
+              f"{100 * r['generator_cpu_share']:.0f}% of a core", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

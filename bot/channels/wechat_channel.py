@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channel import Address, Outgoing, SendResult
@@ -44,23 +44,30 @@ Slot = Literal["reserved", "closed", "unknown"]
 
 # --- the 48-hour window, on the accounts table ------------------------------------------
 
+# Built once: every customer-service message books its slot, and a statement built per
+# call costs more Python than the database spends on it.
+_BOOK = (
+    update(Account.__table__)
+    .where(Account.platform == "wechat", Account.external_id == bindparam("openid"),
+           Account.last_inbound_at > bindparam("since"), Account.free_sent < bindparam("budget"))
+    .values(free_sent=Account.free_sent + 1)
+    .returning(Account.id)
+)
+_KNOWN = select(Account.id).where(Account.platform == "wechat",
+                                  Account.external_id == bindparam("openid"))
+
+
 def reserve_free_slot(sessions: sessionmaker[Session], openid: str, now: datetime,
                       budget: int = FREE_BUDGET, window: timedelta = WINDOW) -> Slot:
     """Book one customer-service message: 'reserved', 'closed' (window or budget), or
     'unknown' (no bound account: we do not know when they last wrote)."""
     with sessions() as s:
-        booked = s.execute(
-            update(Account)
-            .where(Account.platform == "wechat", Account.external_id == openid,
-                   Account.last_inbound_at > now - window, Account.free_sent < budget)
-            .values(free_sent=Account.free_sent + 1)
-            .returning(Account.id)
-        ).first()
+        booked = s.connection().execute(
+            _BOOK, {"openid": openid, "since": now - window, "budget": budget}).first()
         if booked is not None:
             s.commit()
             return "reserved"
-        exists = s.scalar(select(Account.id).where(Account.platform == "wechat",
-                                                   Account.external_id == openid))
+        exists = s.connection().execute(_KNOWN, {"openid": openid}).scalar()
         s.rollback()
         return "closed" if exists is not None else "unknown"
 

@@ -193,6 +193,20 @@ class FakeTelegram:
     def deliver(self, update: dict[str, Any], *, secret: str | None = None,
                 body: bytes | None = None) -> httpx.Response | None:
         """By webhook if one is set (returns the bot's HTTP response), else queued."""
+        request = self.webhook_request(update, secret=secret, body=body)
+        if request is None:
+            return None
+        assert self._http is not None
+        url, headers, content = request
+        resp = self._http.post(url, content=content, headers=headers)
+        self.webhook_answered(resp.status_code, resp.content)
+        return resp
+
+    def webhook_request(self, update: dict[str, Any], *, secret: str | None = None,
+                        body: bytes | None = None
+                        ) -> tuple[str, dict[str, str], bytes] | None:
+        """(url, headers, body) of the POST that delivers `update` to the webhook, for a
+        caller with its own HTTP client; None (queued for getUpdates) without a webhook."""
         if "callback_query" in update:
             with self._lock:
                 self._open_queries.add(update["callback_query"]["id"])
@@ -201,20 +215,20 @@ class FakeTelegram:
             if hook is None:
                 self._queue.append(update)
                 return None
-        assert self._http is not None
         headers = {"Content-Type": "application/json"}
         token = hook.get("secret_token") if secret is None else secret
         if token:
             headers["X-Telegram-Bot-Api-Secret-Token"] = token
-        resp = self._http.post(hook["url"], content=body if body is not None
-                               else json.dumps(update, ensure_ascii=False).encode(),
-                               headers=headers)
-        if resp.status_code == 200 and resp.content.strip():
-            answer = resp.json()
+        content = body if body is not None else json.dumps(update, ensure_ascii=False).encode()
+        return hook["url"], headers, content
+
+    def webhook_answered(self, status: int, content: bytes) -> None:
+        """Run the Bot API method the bot put in its webhook response, as Telegram does."""
+        if status == 200 and content.strip():
+            answer = json.loads(content)
             if isinstance(answer, dict) and answer.get("method"):
                 params = {k: v for k, v in answer.items() if k != "method"}
                 self.call(answer["method"], params, via="webhook")
-        return resp
 
     def note_message(self, message: dict[str, Any]) -> None:
         """A user's message, as Telegram stores it in the chat."""

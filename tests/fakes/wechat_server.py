@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import socket
 import string
 import threading
 import time
@@ -33,6 +32,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WorkCrypto
 from wechatpy.utils import WeChatSigner
 
+from bot.server import listening_socket
+
 APP_ID = "wx0123456789abcdef"
 APP_SECRET = "fake-app-secret"
 CORP_ID = "ww0123456789abcdef"
@@ -49,9 +50,9 @@ class ServerThread:
     """Serves an ASGI app on 127.0.0.1:<free port> in a daemon thread."""
 
     def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        # the project's own listening socket: without TCP_NODELAY on what it accepts, a
+        # reply written as headers then body waits ~40 ms for the client's delayed ACK
+        self.sock = listening_socket("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
