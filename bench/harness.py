@@ -20,6 +20,7 @@ import argparse
 import json
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -75,6 +76,8 @@ def province_run(db: str, subjects: int, months: int, say: Any,
         return out, url, name
     if name:
         _drop(name)
+    elif url.startswith("sqlite:///"):  # its own temporary folder (GBs at a million)
+        shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
     return out, None, None
 
 

@@ -8,6 +8,7 @@ person editing the YAML can find the mistake without reading Python.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -97,8 +98,26 @@ def _dirs() -> list[Path]:
     return ([Path(override)] if override else []) + [PACKAGED]
 
 
+RECHECK_SECONDS = 1.0  # how soon an edited checklist file is picked up
+_recent: dict[tuple[str, str | None], tuple[float, Checklist]] = {}
+
+
 def load_checklist(name: str) -> Checklist:
-    """The checklist called `name` (e.g. "linzi-2022"), or the YAML file at that path."""
+    """The checklist called `name` (e.g. "linzi-2022"), or the YAML file at that path.
+
+    Every answer asks for its checklist; the files are looked at (found, stat'ed) at
+    most once a second per name, not on every message."""
+    key = (name, os.environ.get("VISITBOT_CHECKLISTS_DIR"))
+    now = time.monotonic()
+    hit = _recent.get(key)
+    if hit is not None and now - hit[0] < RECHECK_SECONDS:
+        return hit[1]
+    checklist = _find_and_load(name)
+    _recent[key] = (now, checklist)
+    return checklist
+
+
+def _find_and_load(name: str) -> Checklist:
     if name.endswith((".yaml", ".yml")):
         path = Path(name)
         if not path.is_file():

@@ -27,6 +27,9 @@ def _env(override: str | None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # templates are read once per process: checking each file's mtime on every
+        # message cost a stat() per render on the answer path
+        auto_reload=False,
     )
     return env
 
@@ -35,3 +38,4 @@ def render(template: str, /, **context: Any) -> str:
     """Render `template` (a name without .j2), stripped of outer blank lines."""
     env = _env(os.environ.get("VISITBOT_TEMPLATES_DIR") or None)
     return env.get_template(f"{template}.j2").render(**context).strip()
+

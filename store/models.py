@@ -246,6 +246,9 @@ class Visit(Base):
         # reminders look up visits whose window opens today; reports a subject's history
         Index("ix_visits_status_opens", "status", "window_opens"),
         Index("ix_visits_subject_status_visited", "subject_id", "status", "visited_on"),
+        # the reminder pass: one policy's planned visits of a batch of visitors (without it
+        # SQLite walks every planned visit for every batch: quadratic in the roster)
+        Index("ix_visits_status_policy_visitor", "status", "policy", "visitor_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

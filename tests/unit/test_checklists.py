@@ -106,3 +106,22 @@ def test_override_dir_wins_and_bad_yaml_is_reported(tmp_path: Path,
         load_checklist("broken")
     with pytest.raises(ChecklistError, match="no checklist named 'nowhere'"):
         load_checklist("nowhere")
+
+
+def test_an_edited_checklist_is_picked_up_without_a_restart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from conversations import checklist
+
+    doc = good()
+    doc["name"] = "linzi-2022"
+    path = tmp_path / "linzi-2022.yaml"
+    for title in ("第一版", "第二版"):
+        doc["title"] = title
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        st = path.stat()  # a new mtime even within the file system's clock resolution
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + (title == "第二版") * 10**9))
+        monkeypatch.setenv("VISITBOT_CHECKLISTS_DIR", str(tmp_path))
+        monkeypatch.setattr(checklist, "RECHECK_SECONDS", 0.0)
+        assert load_checklist("linzi-2022").title == title
