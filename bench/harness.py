@@ -257,30 +257,46 @@ def table(r: dict[str, Any]) -> str:
                      f"XLSX {rep['xlsx_s']} s" + (f", PDF {rep['pdf_s']} s"
                                                   if rep.get("pdf_s") else "")))
     width = max(len(a) for a, _ in rows)
-    return "\n".join(f"| {a:<{width}} | {b} |" for a, b in rows)
+    head = [f"| {'what':<{width}} | result |", f"|{'-' * (width + 2)}|---|"]
+    return "\n".join(head + [f"| {a:<{width}} | {b} |" for a, b in rows])
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subjects", type=int, default=1_000_000)
-    ap.add_argument("--history-months", type=int, default=12)
-    ap.add_argument("--db", default="postgres,sqlite")
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Figures go to stdout as a table and to --json; see BENCHMARKS.md.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--subjects", type=int, default=1_000_000,
+                    help="province size; the growth ratio also ticks a tenth of it")
+    ap.add_argument("--history-months", type=int, default=12,
+                    help="months of filed visits built before the tick")
+    ap.add_argument("--db", default="postgres,sqlite",
+                    help="databases to run, comma-separated")
     # sixteen visitors per connection: one visitor's answers are never in flight together,
     # and their walks (about 27 answers each) outlast 30 s of the fastest run, so wrk
     # never replays an update
-    ap.add_argument("--visitors", type=int, default=1024, help="open loop: visitors answering")
-    ap.add_argument("--workers", default="1,2,4", help="open loop: bot processes to try")
+    ap.add_argument("--visitors", type=int, default=1024,
+                    help="open loop: visitors mid-checklist that wrk answers for")
+    ap.add_argument("--workers", default="1,2,4",
+                    help="open loop: bot process counts to try, comma-separated")
     ap.add_argument("--seconds", type=int, default=30, help="open loop: wrk duration")
-    ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--closed-updates", type=int, default=3000, help="WeChat messages")
-    ap.add_argument("--closed-visitors", type=int, default=32)
-    ap.add_argument("--dispatch-messages", type=int, default=6000)
-    ap.add_argument("--dispatchers", default="1,2,4")
-    ap.add_argument("--report-subjects", type=int, default=50_000)
+    ap.add_argument("--connections", type=int, default=64,
+                    help="open loop: wrk connections")
+    ap.add_argument("--closed-updates", type=int, default=3000,
+                    help="closed loop: WeChat (encrypted) messages to send")
+    ap.add_argument("--closed-visitors", type=int, default=32,
+                    help="closed loop: simulated visitors answering at once")
+    ap.add_argument("--dispatch-messages", type=int, default=6000,
+                    help="dispatch: outbox rows to drain")
+    ap.add_argument("--dispatchers", default="1,2,4",
+                    help="dispatch: dispatcher process counts, comma-separated")
+    ap.add_argument("--report-subjects", type=int, default=50_000,
+                    help="subjects in the monthly county report")
     ap.add_argument("--small", action="store_true",
                     help="the test suite's sizes for everything but --subjects")
-    ap.add_argument("--json", type=Path)
-    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--json", type=Path,
+                    help="JSON output path; unset: bench/results/harness-<time>.json")
+    ap.add_argument("--quiet", action="store_true", help="print only the table, no progress lines")
     args = ap.parse_args()
     if args.small:
         args.history_months = min(args.history_months, 2)
