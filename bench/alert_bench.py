@@ -3,7 +3,8 @@
 
 Each simulated visitor (a thread) answers a whole linzi checklist through the real core,
 answering 遭受侵害 to the emergency question; meanwhile a dispatcher runs as `visitbot run`
-does (poll every second when idle) against a channel that acknowledges at once. The
+does (woken by each commit that wrote a message due now, else polling every second)
+against a channel that acknowledges at once. The
 latency of an alert is its outbox row's sent_at minus created_at (the moment the answer
 was committed). Prints p50/p99/max of alert latency and the answers/s of the load.
 """
@@ -167,7 +168,7 @@ def main() -> None:
               f"{counter[0] / wall:,.0f} answers/s")
         print(f"  {len(lat)} alerts sent of {len(rows)}; answer → alert sent: "
               f"p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms "
-              f"(dispatcher polls every {dispatcher.poll_interval:.0f} s when idle)")
+              f"(dispatcher woken by commits, else polls every {dispatcher.poll_interval:.0f} s)")
         engine.dispose()
     finally:
         if pg_name:

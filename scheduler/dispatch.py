@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channel import Address, Channel, Outgoing, SendResult
 from scheduler.ratelimit import BucketMap, TokenBucket
 from store.base import utcnow
+from store.outbox import on_commit_of_due
 from store.outbox_delivery import Claimed, Outcome, claim, record
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class Dispatcher:
         send_timeout: float | None = None,
         backoff: Backoff | None = None,
         poll_interval: float = 1.0,
+        wake_gap: float = 0.05,
         max_inline_wait: float = 2.0,
         rate_share: float = 1.0,
         rng: random.Random | None = None,
@@ -129,6 +131,7 @@ class Dispatcher:
         self.send_timeout = send_timeout or lease_seconds / 3
         self.backoff = backoff or Backoff()
         self.poll_interval = poll_interval
+        self.wake_gap = wake_gap
         # Longer waits are not slept through inside a round (which would hold up every
         # other recipient's messages); the row goes back with not_before set instead.
         self.max_inline_wait = max_inline_wait
@@ -234,17 +237,43 @@ class Dispatcher:
     # --- forever --------------------------------------------------------------------
 
     async def run_forever(self, stop_event: asyncio.Event) -> None:
-        """Dispatch until `stop_event` is set; a full batch goes on at once, else poll."""
-        while not stop_event.is_set():
-            try:
-                stats = await self.run_once()
-            except Exception:
-                log.exception("dispatch round failed")
-                stats = DispatchStats()
-            if stats.claimed >= self.batch:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop_event.wait(), self.poll_interval)
+        """Dispatch until `stop_event` is set; a full batch goes on at once, else wait for
+        the poll interval or for a commit in this process that wrote a message due now."""
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:  # called from whichever thread committed
+            with contextlib.suppress(RuntimeError):  # the loop is closing: it polls no more
+                loop.call_soon_threadsafe(woken.set)
+
+        stop_waking = on_commit_of_due(wake)
+        try:
+            while not stop_event.is_set():
+                started = loop.time()
+                woken.clear()  # a commit during this round makes another round
+                try:
+                    stats = await self.run_once()
+                except Exception:
+                    log.exception("dispatch round failed")
+                    stats = DispatchStats()
+                if stats.claimed >= self.batch:
+                    continue
+                await _first_of(stop_event, woken, self.poll_interval)
+                # under load commits come faster than rounds: gather them a little
+                rest = self.wake_gap - (loop.time() - started)
+                if woken.is_set() and rest > 0 and not stop_event.is_set():
+                    await asyncio.sleep(rest)
+        finally:
+            stop_waking()
+
+
+async def _first_of(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 @dataclass

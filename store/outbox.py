@@ -6,10 +6,11 @@ idempotency key makes a retried use case or a re-run tick insert nothing new.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
@@ -18,6 +19,30 @@ from store.upsert import insert_ignore
 
 # Preference when a person has several bound accounts: staff platforms first.
 PLATFORM_PREFERENCE = ("wecom", "wechat", "telegram", "console")
+
+# Set on a session that wrote a message due now; its commit wakes this process's
+# dispatchers, so an alert leaves at once instead of at the next poll.
+_DUE_NOW = "visitbot.outbox_due_now"
+_wakers: list[Callable[[], None]] = []
+
+
+def on_commit_of_due(waker: Callable[[], None]) -> Callable[[], None]:
+    """Call `waker` (from the committing thread) after each commit in this process that
+    wrote an outbox row due now; returns the function that stops it."""
+    _wakers.append(waker)
+    return lambda: _wakers.remove(waker) if waker in _wakers else None
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_dispatchers(session: Session) -> None:
+    if session.info.pop(_DUE_NOW, False):
+        for waker in list(_wakers):
+            waker()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_due(session: Session) -> None:
+    session.info.pop(_DUE_NOW, None)
 
 
 def enqueue(
@@ -47,7 +72,17 @@ def enqueue(
         "created_at": now,
         "sent_at": now if status == "sent" else None,
     }
-    return insert_ignore(session, OutboxMessage.__table__, row, ["idempotency_key"]) == 1
+    added = insert_ignore(session, OutboxMessage.__table__, row, ["idempotency_key"]) == 1
+    if added and status == "pending" and _due(row["not_before"], now):
+        session.info[_DUE_NOW] = True
+    return added
+
+
+def _due(not_before: datetime, now: datetime) -> bool:
+    try:
+        return not_before <= now
+    except TypeError:  # a naive time from a caller: waking early costs one claim
+        return True
 
 
 def accounts_of(session: Session, person_id: int) -> list[Account]:

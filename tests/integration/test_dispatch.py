@@ -169,3 +169,55 @@ def test_platform_rate(sessions) -> None:  # type: ignore[no-untyped-def]
     ch = RecordingChannel(rate_per_second=20.0)
     assert _run(Dispatcher(sessions, {"telegram": ch}, worker_id="a"), NOW).sent == 30
     assert ch.times[-1] - ch.times[0] >= 0.4  # 20 at once, then 10 more at 20/s
+
+
+def test_a_commit_of_a_due_message_wakes_the_dispatcher(sessions) -> None:  # type: ignore[no-untyped-def]
+    """A message committed in this process (an alert, say) leaves at once, not at the
+    next poll: here the poll is an hour away, so only the wake can send the second one."""
+    channel = RecordingChannel()
+    dispatcher = Dispatcher(sessions, {"telegram": channel}, worker_id="w",
+                            poll_interval=3600)
+
+    async def until_sent(n: int) -> None:
+        for _ in range(200):
+            if len(channel.sent) >= n:
+                return
+            await asyncio.sleep(0.05)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run_forever(stop))
+        fill_outbox(sessions, 1, prefix="first")  # committed on the loop's thread
+        await until_sent(1)
+        # committed from another thread, as a webhook's turn is on SQLite
+        await asyncio.to_thread(fill_outbox, sessions, 1, prefix="second")
+        await until_sent(2)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert sorted(m.meta.get("outbox_key", m.text) for _, m in channel.sent) == [
+        "first:0", "second:0"]
+
+
+def test_a_rolled_back_message_wakes_nobody(sessions) -> None:  # type: ignore[no-untyped-def]
+    from store import outbox
+
+    woken: list[int] = []
+    stop_waking = outbox.on_commit_of_due(lambda: woken.append(1))
+    try:
+        with sessions() as s:
+            enqueue(s, key="gone", platform="telegram", external_id="c", kind="notice",
+                    payload=Outgoing(text="x").to_payload())
+            s.rollback()
+            s.commit()  # the next transaction of the same session wrote nothing
+        with sessions() as s:  # nor does a message for later
+            enqueue(s, key="later", platform="telegram", external_id="c", kind="notice",
+                    payload=Outgoing(text="x").to_payload(),
+                    not_before=datetime.now(UTC) + timedelta(hours=1))
+            s.commit()
+        assert woken == []
+        fill_outbox(sessions, 1)
+        assert woken == [1]
+    finally:
+        stop_waking()
