@@ -115,8 +115,25 @@ def preferred_accounts(session: Session, lo: int, hi: int | None) -> dict[int, t
     q = select(a.c.person_id, a.c.platform, a.c.external_id, a.c.id).where(a.c.person_id > lo)
     if hi is not None:
         q = q.where(a.c.person_id <= hi)
+    return _best(session.execute(q))
+
+
+def accounts_of_people(session: Session, ids: Iterable[int], chunk: int = 1000
+                       ) -> dict[int, tuple[str, str]]:
+    """person id → (platform, external id) of their primary account, for these ids."""
+    a = Account.__table__
+    wanted = sorted(set(ids))
+    found: dict[int, tuple[str, str]] = {}
+    for i in range(0, len(wanted), chunk):
+        found.update(_best(session.execute(
+            select(a.c.person_id, a.c.platform, a.c.external_id, a.c.id)
+            .where(a.c.person_id.in_(wanted[i:i + chunk])))))
+    return found
+
+
+def _best(rows: Iterable[Any]) -> dict[int, tuple[str, str]]:
     best: dict[int, tuple[tuple[int, int], tuple[str, str]]] = {}
-    for pid, platform, ext, aid in session.execute(q):
+    for pid, platform, ext, aid in rows:
         rank = (platform_rank(platform), -aid)
         if pid not in best or rank < best[pid][0]:
             best[pid] = (rank, (platform, ext))

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Integer,
     Table,
     and_,
-    case,
     cast,
     exists,
     func,
@@ -24,8 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from store.models import Account, Assignment
-from store.outbox import PLATFORM_PREFERENCE
+from store.models import Assignment
 
 
 def dialect(session: Session) -> str:
@@ -77,23 +75,6 @@ def current_assignments(today: date) -> Any:
         .where(in_force(a), ~exists(select(newer.c.id).where(
             newer.c.subject_id == a.c.subject_id, newer.c.id > a.c.id, in_force(newer))))
         .subquery("cur")
-    )
-
-
-def primary_accounts() -> Any:
-    """Subquery (person_id, platform, external_id): one account per person, chosen as
-    store.outbox.primary_account does (platform preference, then the newest)."""
-    rank = case(*((Account.platform == p, i) for i, p in enumerate(PLATFORM_PREFERENCE)),
-                else_=len(PLATFORM_PREFERENCE))
-    ranked = select(
-        Account.person_id, Account.platform, Account.external_id,
-        func.row_number().over(partition_by=Account.person_id,
-                               order_by=(rank, Account.id.desc())).label("rn"),
-    ).subquery("ranked")
-    return (
-        select(ranked.c.person_id, ranked.c.platform, ranked.c.external_id)
-        .where(ranked.c.rn == 1)
-        .subquery("acc")
     )
 
 
