@@ -18,6 +18,7 @@ import cProfile
 import pstats
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -39,6 +40,21 @@ def by_package(profile: cProfile.Profile) -> list[tuple[str, float]]:
         own[key] += tottime
     total = sum(own.values()) or 1.0
     return [(k, v / total) for k, v in own.most_common(8)]
+
+
+def measured(work: Callable[[], object], profile: bool) -> tuple[float, str]:
+    """CPU seconds `work` took, and with `profile` its shares by package as a line."""
+    prof = cProfile.Profile() if profile else None
+    c0 = time.process_time()
+    if prof:
+        prof.enable()
+    work()
+    if prof:
+        prof.disable()
+    cpu = time.process_time() - c0
+    shares = ("\n  " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in by_package(prof))
+              if prof else "")
+    return cpu, shares
 
 
 def messages(url: str, n: int, tag: str) -> tuple[list[Any], list[list[Any]]]:
@@ -90,23 +106,18 @@ def main() -> None:
 
     _, walks = messages(args.url, half, "cpu-sync")
     flat = [m for walk in walks for m in walk]
-    prof = cProfile.Profile() if args.profile else None
-    c0, s0 = time.process_time(), statements[0]
-    if prof:
-        prof.enable()
-    for m in flat:
-        core.handle(m, inline=True)
-    if prof:
-        prof.disable()
-    cpu = time.process_time() - c0
+    s0 = statements[0]
+
+    def one_by_one() -> None:
+        for m in flat:
+            core.handle(m, inline=True)
+
+    cpu, shares = measured(one_by_one, args.profile)
     print(f"Core.handle, one thread: {len(flat):,} answers, {1000 * cpu / len(flat):.2f} ms "
-          f"CPU each, {(statements[0] - s0) / len(flat):.1f} statements each")
-    if prof:
-        print("  " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in by_package(prof)))
+          f"CPU each, {(statements[0] - s0) / len(flat):.1f} statements each{shares}")
 
     _, walks = messages(args.url, half, "cpu-async")
     total = sum(len(w) for w in walks)
-    prof = cProfile.Profile() if args.profile else None
 
     async def everyone() -> None:
         async def one(walk: list[Any]) -> None:
@@ -117,17 +128,9 @@ def main() -> None:
         finally:
             await core.aclose()
 
-    c0 = time.process_time()
-    if prof:
-        prof.enable()
-    asyncio.run(everyone())
-    if prof:
-        prof.disable()
-    cpu = time.process_time() - c0
+    cpu, shares = measured(lambda: asyncio.run(everyone()), args.profile)
     print(f"Core.handle_async, {len(walks)} visitors at once on one loop: {total:,} answers, "
-          f"{1000 * cpu / total:.2f} ms CPU each")
-    if prof:
-        print("  " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in by_package(prof)))
+          f"{1000 * cpu / total:.2f} ms CPU each{shares}")
     engine.dispose()
 
 

@@ -38,4 +38,3 @@ def render(template: str, /, **context: Any) -> str:
     """Render `template` (a name without .j2), stripped of outer blank lines."""
     env = _env(os.environ.get("VISITBOT_TEMPLATES_DIR") or None)
     return env.get_template(f"{template}.j2").render(**context).strip()
-
