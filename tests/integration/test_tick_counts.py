@@ -40,10 +40,12 @@ def test_tick_refreshes_outbox_statistics(pg_url: str, monkeypatch: pytest.Monke
     monkeypatch.setattr(due, "ANALYZE_AFTER", 1)  # the roster here is small
     engine = make_engine(pg_url)
     sessions = session_factory(engine)
-    build_roster(sessions, "liuzhou-2021", SUBJECTS)
-    stats = tick(sessions, at(date(2026, 3, 1)))
-    assert stats.reminders.messages > 0
-    with sessions() as s:
-        estimate = s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'"))
-    assert estimate == count(sessions, OutboxMessage)
-    engine.dispose()
+    try:
+        build_roster(sessions, "liuzhou-2021", SUBJECTS)
+        stats = tick(sessions, at(date(2026, 3, 1)))
+        assert stats.reminders.messages > 0
+        with sessions() as s:
+            estimate = s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'"))
+        assert estimate == count(sessions, OutboxMessage)
+    finally:
+        engine.dispose()
