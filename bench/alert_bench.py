@@ -20,10 +20,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bench.roster_bench import _database, _drop
-from bot.channel import Address, Incoming, Outgoing, SendResult
-from bot.service import Core
+from bench.dbs import drop_database, new_database
+from bot.chat.service import Core
 from bot.settings import Settings
+from conversations.messages import Address, Incoming, Outgoing, SendResult
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 from store.models import (
@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
     args = ap.parse_args()
-    url, pg_name = _database(args.db)
+    url, pg_name = new_database(args.db)
     try:
         upgrade(url)
         engine = make_engine(url)
@@ -172,7 +172,7 @@ def main() -> None:
         engine.dispose()
     finally:
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
 
 
 if __name__ == "__main__":

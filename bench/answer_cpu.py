@@ -60,7 +60,7 @@ def measured(work: Callable[[], object], profile: bool) -> tuple[float, str]:
 def messages(url: str, n: int, tag: str) -> tuple[list[Any], list[list[Any]]]:
     """(start messages, each visitor's walk) for n fresh visitors."""
     from bench import openloop
-    from bot.channel import Address, Incoming
+    from conversations.messages import Address, Incoming
 
     chats = dict(openloop.visitor_chats(url, n))
     uid = time.time_ns()
@@ -74,7 +74,7 @@ def messages(url: str, n: int, tag: str) -> tuple[list[Any], list[list[Any]]]:
 
 def _walks_after(url: str, starts: list[Any], chats: dict[int, int]) -> dict[int, list[str]]:
     from bench import openloop
-    from bot.service import Core
+    from bot.chat.service import Core
     from bot.settings import Settings
     from store.db import make_engine, session_factory
 
@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--visitors", type=int, default=40)
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
-    from bot.service import Core
+    from bot.chat.service import Core
     from bot.settings import Settings
     from store.db import make_engine, session_factory
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.server import listening_socket
+from bot.web.server import listening_socket
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 

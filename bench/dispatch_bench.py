@@ -22,8 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from bench.roster_bench import _database, _drop
-from bot.channel import Address, Outgoing, SendResult
+from bench.dbs import drop_database, new_database
+from conversations.messages import Address, Outgoing, SendResult
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 from store.models import OutboxMessage
@@ -94,7 +94,7 @@ def main() -> None:
         url, ack, name, go = args.worker
         worker(url, ack, name, args.latency, go)
         return
-    url, pg_name = _database(args.db)
+    url, pg_name = new_database(args.db)
     tmp = Path(tempfile.mkdtemp())
     ack, go = tmp / "acks", tmp / "go"
     try:
@@ -121,7 +121,7 @@ def main() -> None:
               f"marked sent {sent:,}; sent twice {twice}")
     finally:
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
 
 
 if __name__ == "__main__":

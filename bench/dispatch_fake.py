@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bench.roster_bench import _database, _drop
-from bot.channel import Outgoing
+from bench.dbs import drop_database, new_database
+from conversations.messages import Outgoing
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 from store.models import OutboxMessage
@@ -110,7 +110,7 @@ def worker(url: str, urls: dict[str, str], name: str, go: Path) -> None:
 
 
 def one_run(db: str, messages: int, workers: int) -> dict[str, Any]:
-    url, pg_name = _database(db)
+    url, pg_name = new_database(db)
     tmp = Path(tempfile.mkdtemp(prefix="vb-dispatch-"))
     info, go = tmp / "fakes.json", tmp / "go"
     fakes = subprocess.Popen([sys.executable, "-m", "bench.dispatch_fake", "--serve",
@@ -147,7 +147,7 @@ def one_run(db: str, messages: int, workers: int) -> dict[str, Any]:
         fakes.send_signal(signal.SIGTERM)
         fakes.wait(30)
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
     got = json.loads(info.with_suffix(".done").read_text())
     wall = last - t0
     return {"workers": workers, "messages": messages, "sent": sent, "seconds": wall,

@@ -18,12 +18,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
-from bench.roster_bench import _database, _drop, generate
+from bench.dbs import drop_database, new_database
+from bench.roster_bench import generate
 from scheduler.tick import tick
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 from store.models import Account, Assignment, OutboxMessage, Role, Visit
-from store.roster_import import import_roster
+from store.roster.importer import import_roster
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -49,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     csv_path = Path(tempfile.mkdtemp()) / "roster.csv"
     generate(csv_path, args.subjects, policies=POLICIES)
-    url, pg_name = _database(args.db)
+    url, pg_name = new_database(args.db)
     try:
         upgrade(url)
         engine = make_engine(url)
@@ -87,7 +88,7 @@ def main() -> None:
         engine.dispose()
     finally:
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
 
 
 if __name__ == "__main__":

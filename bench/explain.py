@@ -59,9 +59,9 @@ def explaining(engine: Engine, into: list[dict[str, Any]], label: str) -> Iterat
 def answer_turn(url: str) -> Callable[[], None]:
     """A visitor mid-checklist answers the question in front of them."""
     from bench import openloop
-    from bot.channel import Address, Incoming
-    from bot.service import Core
+    from bot.chat.service import Core
     from bot.settings import Settings
+    from conversations.messages import Address, Incoming
     from store.db import make_engine, session_factory
 
     engine = make_engine(url)
@@ -89,9 +89,9 @@ def main() -> None:
     ap.add_argument("--tick", action="store_true", help="also a whole tick (slow)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    from bot.channel import Address, Incoming
-    from bot.service import Core
+    from bot.chat.service import Core
     from bot.settings import Settings
+    from conversations.messages import Address, Incoming
     from scheduler.tick import tick
     from store.db import session_factory
     from store.outbox_delivery import claim

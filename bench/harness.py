@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench import openloop, province
-from bench.roster_bench import PG_BASE, _database, _drop
+from bench.dbs import PG_BASE, drop_database, new_database
 from store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def _num(pattern: str, out: str) -> float | None:
 
 def province_run(db: str, subjects: int, months: int, say: Any,
                  keep: bool = False) -> tuple[dict[str, Any], str | None, str | None]:
-    url, name = _database(db)
+    url, name = new_database(db)
     upgrade(url)
     say(f"[{db}] building {subjects:,} subjects with {months} months of history …")
     built = province.build(url, subjects, months, progress=False)
@@ -75,7 +75,7 @@ def province_run(db: str, subjects: int, months: int, say: Any,
     if keep:
         return out, url, name
     if name:
-        _drop(name)
+        drop_database(name)
     elif url.startswith("sqlite:///"):  # its own temporary folder (GBs at a million)
         shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
     return out, None, None
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["closed_loop"] = closed_loop(url, args, say)
             finally:
                 if name:
-                    _drop(name)
+                    drop_database(name)
         result["db"][db] = r
     if pg and "postgres" in dbs:
         result["dispatch"] = dispatch(args, say)

@@ -171,7 +171,7 @@ def walks(url: str, person_ids: list[int]) -> dict[int, list[str]]:
     """Each visitor's answers from where their conversation stands to the filed record,
     found by stepping the pure engine with the context the bot itself builds."""
     from bench.engine_bench import answer
-    from bot.visit_session import _context
+    from bot.chat.visit_session import _context
     from conversations import engine
     from conversations.checklist import load_checklist
     from conversations.engine import MODE, Inbound
@@ -410,9 +410,9 @@ def main() -> None:
     url = args.url
     if url is None:
         from bench import province
-        from bench.roster_bench import _database
+        from bench.dbs import new_database
 
-        url, name = _database("postgres")
+        url, name = new_database("postgres")
         from store.migrate import upgrade
 
         upgrade(url)
@@ -427,9 +427,9 @@ def main() -> None:
             args.json.write_text(json.dumps(r, indent=1))
     finally:
         if name:
-            from bench.roster_bench import _drop
+            from bench.dbs import drop_database
 
-            _drop(name)
+            drop_database(name)
 
 
 if __name__ == "__main__":

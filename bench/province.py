@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
-from bench.roster_bench import _database, _drop
+from bench.dbs import drop_database, new_database
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 from store.models import (
@@ -227,7 +227,7 @@ def main() -> None:
     if args.tick_only:
         print(json.dumps(run_ticks(args.tick_only, profile=args.profile)))
         return
-    url, pg_name = _database(args.db)
+    url, pg_name = new_database(args.db)
     try:
         upgrade(url)
         print(f"{args.db}: {args.subjects:,} subjects, {args.subjects // 10:,} visitors, "
@@ -238,7 +238,7 @@ def main() -> None:
             print(f"kept: {url}")
     finally:
         if pg_name and not args.keep:
-            _drop(pg_name)
+            drop_database(pg_name)
 
 
 if __name__ == "__main__":

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import random
 import tempfile
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
+from bench.dbs import drop_database, new_database
 from store import idcard
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 from store.models import Assignment, FamilyLink, Person, Subject
-from store.roster_columns import ROSTER_COLUMNS
-from store.roster_import import import_roster
+from store.roster.columns import ROSTER_COLUMNS
+from store.roster.importer import import_roster
 
-PG_BASE = os.environ.get("VISITBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
 GIVEN = "秀英桂兰玉珍淑芬德胜立本志强建国春梅丽娟海燕国庆长林宝山凤英满仓守义金花"
 CATEGORY_SETS = ["独居、高龄", "分散供养特困、独居", "低保、重病", "空巢、留守", "失能、高龄",
@@ -84,24 +82,6 @@ def generate(path: Path, rows: int, seed: int = 7,
             w.writerow([row[h] for h in headers])
 
 
-def _database(kind: str) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}", None
-    name = f"vb_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{PG_BASE}/{name}", name
-
-
-def _drop(name: str) -> None:
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=10_000)
@@ -114,7 +94,7 @@ def main() -> None:
     generate(csv_path, args.rows)
     size_mb = csv_path.stat().st_size / 1e6
     print(f"generated {args.rows:,} rows ({size_mb:.1f} MB) → {csv_path}")
-    url, pg_name = _database(args.db)
+    url, pg_name = new_database(args.db)
     try:
         upgrade(url)
         engine = make_engine(url)
@@ -132,7 +112,7 @@ def main() -> None:
         engine.dispose()
     finally:
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,14 @@ import random
 import socket
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from sqlalchemy import create_engine, insert, text
+
+from bench.dbs import drop_database, new_database, seed_visitors
 
 PG_BASE = os.environ.get("VISITBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TOKEN = "7000001:AAFakeTelegramToken-for_bench"
@@ -42,46 +41,10 @@ CHAT0 = 10_000_000
 def make_db(kind: str, users: int) -> tuple[str, str | None]:
     from store.migrate import upgrade
 
-    if kind == "sqlite":
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='vb-tg-bench-')}/bench.db"
-        name = None
-    else:
-        name = f"vb_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = f"{PG_BASE}/{name}"
+    url, name = new_database(kind)
     upgrade(url)
-    seed(url, users)
+    seed_visitors(url, users, "telegram", lambda i: str(CHAT0 + i))
     return url, name
-
-
-def drop_db(name: str) -> None:
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def seed(url: str, users: int) -> None:
-    from store.base import utcnow
-    from store.models import Account, Jurisdiction, Person, Role
-
-    eng = create_engine(url)
-    now = utcnow()
-    with eng.begin() as conn:
-        conn.execute(insert(Jurisdiction), [{"id": 1, "name": "样例村", "level": "village"}])
-        conn.execute(insert(Person), [{"id": i, "name": f"探访员{i}", "jurisdiction_id": 1,
-                                       "created_at": now, "updated_at": now}
-                                      for i in range(1, users + 1)])
-        conn.execute(insert(Role), [{"person_id": i, "role": "visitor", "jurisdiction_id": 1,
-                                     "on_duty": True} for i in range(1, users + 1)])
-        conn.execute(insert(Account), [{"person_id": i, "platform": "telegram",
-                                        "external_id": str(CHAT0 + i), "bound_at": now,
-                                        "last_inbound_at": now, "free_sent": 0}
-                                       for i in range(1, users + 1)])
-    eng.dispose()
 
 
 def serve(sock: socket.socket, url: str) -> None:
@@ -91,9 +54,9 @@ def serve(sock: socket.socket, url: str) -> None:
     import uvicorn
 
     from bot.channels.telegram_webhook import webhook_routes
-    from bot.service import Core
+    from bot.chat.service import Core
     from bot.settings import Settings
-    from bot.web import build_app
+    from bot.web.app import build_app
     from store.db import is_sqlite, make_engine, session_factory
 
     logging.basicConfig(level=logging.ERROR)
@@ -195,7 +158,7 @@ def main() -> None:
         for p in servers:
             p.join(5)
         if db_name:
-            drop_db(db_name)
+            drop_database(db_name)
     lat.sort()
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
     print(f"db={args.db} processes={processes} concurrency={args.concurrency} "

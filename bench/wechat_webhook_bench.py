@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
 import random
 import socket
 import statistics
@@ -31,8 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from sqlalchemy import create_engine, insert, text
 
+from bench.dbs import drop_database, new_database, seed_visitors
 from tests.fakes.wechat_server import (
     AES_KEY,
     APP_ID,
@@ -42,48 +41,18 @@ from tests.fakes.wechat_server import (
     sign,
 )
 
-PG_BASE = os.environ.get("VISITBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
-
-def make_db(users: int) -> tuple[str, str]:
+def make_db(users: int) -> tuple[str, str | None]:
     from store.migrate import upgrade
 
-    name = f"vb_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = f"{PG_BASE}/{name}"
+    url, name = new_database("postgres")
     upgrade(url)
     seed(url, users)
     return url, name
 
 
-def drop_db(name: str) -> None:
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def seed(url: str, users: int) -> None:
-    from store.base import utcnow
-    from store.models import Account, Jurisdiction, Person, Role
-
-    eng = create_engine(url)
-    now = utcnow()
-    with eng.begin() as conn:
-        conn.execute(insert(Jurisdiction), [{"id": 1, "name": "样例村", "level": "village"}])
-        conn.execute(insert(Person), [{"id": i, "name": f"探访员{i}", "jurisdiction_id": 1,
-                                       "created_at": now, "updated_at": now}
-                                      for i in range(1, users + 1)])
-        conn.execute(insert(Role), [{"person_id": i, "role": "visitor", "jurisdiction_id": 1,
-                                     "on_duty": True} for i in range(1, users + 1)])
-        conn.execute(insert(Account), [{"person_id": i, "platform": "wechat",
-                                        "external_id": f"o-bench-{i}", "bound_at": now,
-                                        "last_inbound_at": now, "free_sent": 0}
-                                       for i in range(1, users + 1)])
-    eng.dispose()
+    seed_visitors(url, users, "wechat", lambda i: f"o-bench-{i}")
 
 
 def serve(sock: socket.socket, url: str | None, core_kind: str) -> None:
@@ -101,14 +70,14 @@ def serve(sock: socket.socket, url: str | None, core_kind: str) -> None:
     if core_kind == "fake":
         from starlette.applications import Starlette
 
-        from bot.channel import Outgoing
+        from conversations.messages import Outgoing
         from tests.fakes.wechat_server import FakeCore
 
         core: Any = FakeCore(reply=lambda inc: Outgoing(f"收到 {inc.text}"))
         app: Any = Starlette(routes=wechat_routes(core, settings))
     else:
-        from bot.service import Core
-        from bot.web import build_app
+        from bot.chat.service import Core
+        from bot.web.app import build_app
         from store.db import is_sqlite, make_engine, session_factory
 
         engine = make_engine(settings.database_url, pool_size=20, max_overflow=20)
@@ -217,7 +186,7 @@ def main() -> None:
         for p in servers:
             p.join(5)
         if db_name:
-            drop_db(db_name)
+            drop_database(db_name)
     lat.sort()
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
     reply = ""

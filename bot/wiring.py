@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel import Channel
-from bot.service import Core
+from bot.chat.service import Core
 from bot.settings import Settings
+from conversations.messages import Channel
 from store.db import check_connection, is_sqlite, make_engine, session_factory
 
 

@@ -1,12 +1,13 @@
-"""The platform seam: what every channel translates to and from.
+"""What a message is and what a channel promises: the vocabulary every room shares.
 
 Channels (console, telegram, wechat, wecom) only convert between these frozen
-dataclasses and their wire format; nothing else in visitbot knows a platform.
+dataclasses and their wire format; nothing else in visitbot knows a platform. They live
+below bot/ and scheduler/ alike, so the dispatcher and the reminders speak them without
+importing the chat layer.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -113,12 +114,3 @@ class Channel(Protocol):
     rate_per_recipient: float
 
     async def send(self, address: Address, message: Outgoing) -> SendResult: ...
-
-
-async def hand_to_core(core: Any, incoming: Incoming, *, inline: bool) -> Any:
-    """Run the core on one message from a channel's event loop: on the loop itself where
-    the core has a path for it (`handle_async`), else `handle` in a worker thread."""
-    on_loop = getattr(core, "handle_async", None)
-    if on_loop is not None:
-        return await on_loop(incoming, inline=inline)
-    return await asyncio.to_thread(core.handle, incoming, inline=inline)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel import Address, Channel, Outgoing, SendResult
+from conversations.messages import Address, Channel, Outgoing, SendResult
 from scheduler.ratelimit import BucketMap, TokenBucket
 from store.base import utcnow
 from store.outbox import on_commit_of_due

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import String, case, exists, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from scheduler.policy import Policy, PolicyError, TierRule, current_period, load_policy
+from scheduler.policy import Policy, PolicyError, TierRule, current_period
+from scheduler.policy_load import load_policy
 from scheduler.sql import (
     add_days,
     all_of,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.channel import Outgoing
+from conversations.messages import Outgoing
 from conversations.text import render
 from scheduler.due import OPEN, policies_in_use
 from scheduler.policy import Policy, send_time

@@ -1,28 +1,22 @@
 """Local policies as data: who is a key subject, how often, holidays, seasons, reminders.
 
 A policy is a YAML file in `scheduler/policies/` (or `$VISITBOT_POLICIES_DIR`, which
-wins) that a county can copy and edit. Loading validates it and names what is wrong.
+wins) that a county can copy and edit; `scheduler.policy_load` reads and validates it.
 The functions here are pure (no database): `derive_tier`, `next_window`,
 `active_seasons`, `send_time`; `scheduler.due` turns the same rules into SQL.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import yaml
 
 from scheduler.holidays import BUILTIN, Calendar
 from scheduler.periods import RULES, Period, period_of
 
-PACKAGED = Path(__file__).parent / "policies"
 TIERS = ("key", "ordinary")
 MODES = ("in_person", "phone", "video", "remote", "other")
 SEASON_NAMES = ("flood", "heating")
@@ -226,47 +220,6 @@ def out_of_quiet_hours(at: datetime, quiet_from: time, quiet_to: time) -> dateti
     return at
 
 
-# --- loading -------------------------------------------------------------------------
-
-
-def policies_dirs() -> list[Path]:
-    override = os.environ.get("VISITBOT_POLICIES_DIR")
-    return ([Path(override)] if override else []) + [PACKAGED]
-
-
-def available_policies() -> list[str]:
-    names: set[str] = set()
-    for d in policies_dirs():
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.yaml"))
-    return sorted(names)
-
-
-def load_policy(name: str) -> Policy:
-    return _load(name, os.environ.get("VISITBOT_POLICIES_DIR") or None)
-
-
-@lru_cache(maxsize=64)
-def _load(name: str, _override: str | None) -> Policy:
-    for d in policies_dirs():
-        path = d / f"{name}.yaml"
-        if path.is_file():
-            return parse_policy(path.read_text(encoding="utf-8"), source=str(path))
-    raise PolicyError(f"no policy {name!r}; known: {', '.join(available_policies())}")
-
-
-def parse_policy(text: str, source: str = "<policy>") -> Policy:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{source}: expected a mapping at the top")
-    from scheduler.policy_parse import build_policy
-
-    return build_policy(raw, source)
-
-
 __all__ = [
     "BUILTIN",
     "MODES",
@@ -284,7 +237,6 @@ __all__ = [
     "TierRule",
     "active_seasons",
     "derive_tier",
-    "load_policy",
     "local_today",
     "next_window",
     "send_time",

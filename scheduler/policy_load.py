@@ -1,10 +1,16 @@
-"""Building a `Policy` from parsed YAML, with errors that name the file and the key."""
+"""Reading policy files: the packaged ones and a county's own, validated into a `Policy`
+with errors that name the file and the key."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import time
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from scheduler.holidays import BUILTIN, Calendar
 from scheduler.periods import RULES
@@ -23,6 +29,7 @@ from scheduler.policy import (
     TierRule,
 )
 
+PACKAGED = Path(__file__).parent / "policies"
 _MD = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 _HM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _TOP = {"name", "title", "tiers", "rhythm", "holidays", "seasons", "campaigns", "reminders",
@@ -267,3 +274,39 @@ def _escalation(c: _Ctx, raw: dict[str, Any]) -> Escalation:
         raise c.fail("escalation", "expected village_after_days ≤ township_after_days ≤ "
                                    "close_after_days")
     return Escalation(village, township, close)
+
+
+def policies_dirs() -> list[Path]:
+    override = os.environ.get("VISITBOT_POLICIES_DIR")
+    return ([Path(override)] if override else []) + [PACKAGED]
+
+
+def available_policies() -> list[str]:
+    names: set[str] = set()
+    for d in policies_dirs():
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.yaml"))
+    return sorted(names)
+
+
+def load_policy(name: str) -> Policy:
+    return _load(name, os.environ.get("VISITBOT_POLICIES_DIR") or None)
+
+
+@lru_cache(maxsize=64)
+def _load(name: str, _override: str | None) -> Policy:
+    for d in policies_dirs():
+        path = d / f"{name}.yaml"
+        if path.is_file():
+            return parse_policy(path.read_text(encoding="utf-8"), source=str(path))
+    raise PolicyError(f"no policy {name!r}; known: {', '.join(available_policies())}")
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{source}: expected a mapping at the top")
+    return build_policy(raw, source)

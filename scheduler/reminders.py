@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import String, case, cast, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
-from bot.channel import Choice, Outgoing
+from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from scheduler.due import policies_in_use, refresh_statistics
 from scheduler.policy import Policy, send_time

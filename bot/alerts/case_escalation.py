@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.cases import route_alert
+from bot.alerts.cases import route_alert
 from store.models import Alert, Case, Visit
 
 # How long a case may wait for an acknowledgement before going one level up.

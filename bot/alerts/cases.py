@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import families
-from bot.channel import Choice, Outgoing
+from bot.alerts import families
 from bot.settings import Settings
+from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from store.masking import mask_id, mask_phone
 from store.models import Alert, Case, Jurisdiction, Person, Role, Subject, Visit

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.channel import Outgoing
+from conversations.messages import Outgoing
 from conversations.text import render
 from store.models import Case, FamilyLink, Person, Subject, Visit
 from store.outbox import enqueue_to_person

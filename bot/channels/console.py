@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot.channel import Address, Outgoing, SendResult
+from conversations.messages import Address, Outgoing, SendResult
 
 
 @dataclass

@@ -26,8 +26,8 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channel import Choice, SendResult
 from bot.settings import Settings
+from conversations.messages import Choice, SendResult
 from conversations.text import render
 
 log = logging.getLogger(__name__)

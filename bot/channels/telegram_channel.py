@@ -14,7 +14,6 @@ from typing import Any
 from telegram import Message
 from telegram.error import BadRequest, TelegramError
 
-from bot.channel import Address, Outgoing, SendResult
 from bot.channels.telegram_api import (
     CAPTION_MAX_CHARS,
     CallbackTooLong,
@@ -24,6 +23,7 @@ from bot.channels.telegram_api import (
     split_text,
 )
 from bot.settings import Settings
+from conversations.messages import Address, Outgoing, SendResult
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,17 @@ from typing import Any, Protocol
 from telegram import Update
 from telegram.error import BadRequest, TelegramError
 
-from bot.channel import Outgoing, hand_to_core
+from bot.channels.handoff import hand_to_core
 from bot.channels.telegram_api import TEXT_MAX_CHARS, TelegramApi
 from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
+from conversations.messages import Outgoing
 from conversations.text import render
 
 log = logging.getLogger(__name__)
 
 
 class HandlesIncoming(Protocol):
-    """What the Telegram endpoints need of `bot.service.Core`."""
+    """What the Telegram endpoints need of `bot.chat.service.Core`."""
 
     def handle(self, incoming: Any, *, inline: bool = False) -> Any: ...
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from telegram import Message, Update
 
-from bot.channel import Address, Incoming, Media
 from bot.channels.telegram_api import CALLBACK_MAX_BYTES
+from conversations.messages import Address, Incoming, Media
 
 PLATFORM = "telegram"
 # "/visits@visitbot_bot" arrives when a command is picked from the menu in some clients

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 
-from bot.channel import Address
 from bot.channels.telegram_api import ALLOWED_UPDATES, TelegramApi, retry_after_seconds
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import HandlesIncoming, UpdateHandler
 from bot.settings import Settings
+from conversations.messages import Address
 from store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.channel import Address, Outgoing
 from bot.channels.telegram_api import (
     ALLOWED_UPDATES,
     SECRET_TOKEN,
@@ -36,6 +35,7 @@ from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
 from bot.channels.wechat_webhook import TooLarge, read_limited
 from bot.settings import Settings
+from conversations.messages import Address, Outgoing
 from store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)

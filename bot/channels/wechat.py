@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.channel import Address, Outgoing
 from bot.channels.wechat_channel import WeChatChannel
 from bot.channels.wechat_crypto import CallbackAuth, Forbidden
 from bot.channels.wechat_parse import AskText, Ignore, parse_wechat
@@ -34,6 +33,7 @@ from bot.channels.wechat_webhook import (
 from bot.channels.wechat_xml import BadXml, parse_xml, text_reply_xml, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.settings import Settings
+from conversations.messages import Address, Outgoing
 from conversations.text import render
 
 __all__ = ["WeChatChannel", "wechat_routes"]

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from bot.channel import SendResult
 from bot.channels.wechat_tokens import TokenError, TokenStore
+from conversations.messages import SendResult
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel import Address, Outgoing, SendResult
 from bot.channels.wechat_api import ApiClient, ApiReply, failure, fetch_token, short_id
 from bot.channels.wechat_tokens import TokenStore
 from bot.channels.wechat_xml import truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.settings import Settings
+from conversations.messages import Address, Outgoing, SendResult
 from conversations.text import render
 from store.base import utcnow
 from store.models import Account

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.channel import Address, Incoming, Media
+from conversations.messages import Address, Incoming, Media
 
 QR_PREFIX = "qrscene_"
 

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.channel import Address, Incoming, Outgoing, hand_to_core
+from bot.channels.handoff import hand_to_core
+from conversations.messages import Address, Incoming, Outgoing
 from store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ LateSend = Callable[[Address, Outgoing], Awaitable[Any]]
 
 
 class HandlesIncoming(Protocol):
-    """What the endpoints need of `bot.service.Core`."""
+    """What the endpoints need of `bot.chat.service.Core`."""
 
     def handle(self, incoming: Incoming, *, inline: bool = False) -> Any: ...
 

@@ -26,7 +26,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.channel import Address, Outgoing, SendResult
 from bot.channels.wechat_api import ApiClient, failure, fetch_token, short_id
 from bot.channels.wechat_crypto import CallbackAuth, Forbidden
 from bot.channels.wechat_parse import Ignore, parse_wecom
@@ -43,6 +42,7 @@ from bot.channels.wechat_webhook import (
 from bot.channels.wechat_xml import BadXml, parse_xml, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.settings import Settings
+from conversations.messages import Address, Outgoing, SendResult
 from store.base import utcnow
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.channel import Outgoing
-from bot.context import Turn
+from bot.chat.context import Turn
+from conversations.messages import Outgoing
 from conversations.text import render
 from store.models import Account, Invite, Person
 from store.upsert import insert_ignore
@@ -63,7 +63,7 @@ def bind(turn: Turn, code: str) -> None:
         "last_inbound_at": turn.now, "free_sent": 0,
     })
     person = s.get(Person, person_id)
-    from bot.scope import roles_of  # local: keeps module import order simple
+    from bot.chat.scope import roles_of  # local: keeps module import order simple
 
     roles = roles_of(s, person_id)
     turn.person, turn.roles = person, roles

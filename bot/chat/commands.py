@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cases
-from bot.channel import Choice, Outgoing
-from bot.context import Turn
-from bot.scope import can_see_subject, is_assigned_visitor, visible_subject_ids
+from bot.alerts import cases
+from bot.chat.context import Turn
+from bot.chat.scope import can_see_subject, is_assigned_visitor, visible_subject_ids
+from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from store.masking import mask_phone
 from store.models import Assignment, Case, CaseNote, FamilyLink, Person, Subject, Visit
@@ -53,7 +53,7 @@ def visits(turn: Turn) -> None:
 def start_nth(turn: Turn, n: int) -> None:
     """A bare number outside a checklist: the n-th visit of `待访`, where buttons are not
     pressed but typed."""
-    from bot.visit_session import start_visit
+    from bot.chat.visit_session import start_visit
 
     rows = _open_visits(turn)
     if not 1 <= n <= len(rows):
@@ -64,7 +64,7 @@ def start_nth(turn: Turn, n: int) -> None:
 
 def record(turn: Turn, arg: str) -> None:
     """`记录` lists the visitor's subjects; `记录 N` starts an ad-hoc visit for the N-th."""
-    from bot.visit_session import start_visit
+    from bot.chat.visit_session import start_visit
 
     assert turn.person is not None
     today = turn.today()

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel import Address, Incoming, Outgoing
 from bot.settings import Settings
+from conversations.messages import Address, Incoming, Outgoing
 from store.models import Account, Person
 
 

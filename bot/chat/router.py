@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import re
 
-from bot import binding, commands
-from bot.channel import Outgoing
-from bot.context import Turn
-from bot.visit_session import continue_visit, start_visit
+from bot.chat import binding, commands
+from bot.chat.context import Turn
+from bot.chat.visit_session import continue_visit, start_visit
 from conversations.engine import Inbound
+from conversations.messages import Outgoing
 from conversations.text import render
 
 log = logging.getLogger(__name__)

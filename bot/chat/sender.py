@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from bot.channel import Address
-from bot.visit_session import OPEN_STATES, OpenVisit
+from bot.chat.visit_session import OPEN_STATES, OpenVisit
+from conversations.messages import Address
 from store.models import Account, Conversation, Person, Role, Visit
 
 _SENDER = (

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot import router
-from bot.channel import Incoming, Outgoing
-from bot.context import Turn
-from bot.sender import find_sender
+from bot.chat import router
+from bot.chat.context import Turn
+from bot.chat.sender import find_sender
+from bot.chat.visit_session import open_conversation
 from bot.settings import Settings
-from bot.visit_session import open_conversation
+from conversations.messages import Incoming, Outgoing
 from store.base import utcnow
 from store.db import DatabaseUnavailable, async_session_factory
 from store.models import InboundSeen

@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot import cases, families
-from bot.channel import Choice, Outgoing
-from bot.context import Turn
-from bot.scope import is_assigned_visitor
+from bot.alerts import cases, families
+from bot.chat.context import Turn
+from bot.chat.scope import is_assigned_visitor
 from conversations.checklist import load_checklist
 from conversations.engine import (
     AnswerCleared,
@@ -34,8 +33,10 @@ from conversations.engine import (
     start,
     step,
 )
+from conversations.messages import Choice, Outgoing
 from conversations.text import render
-from scheduler.policy import active_seasons, load_policy
+from scheduler.policy import active_seasons
+from scheduler.policy_load import load_policy
 from store.models import Answer, Conversation, Person, Subject, Visit
 from store.upsert import upsert
 

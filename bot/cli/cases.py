@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from bot.cases import SEVERITY_LABEL, SEVERITY_RANK
-from bot.scope import subtree_ids
+from bot.alerts.cases import SEVERITY_LABEL, SEVERITY_RANK
+from bot.chat.scope import subtree_ids
 from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
 from store.masking import mask_id
 from store.models import Case, Device, Jurisdiction, Person

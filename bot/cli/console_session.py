@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.binding import ensure_console_account
-from bot.channel import Address, Incoming
 from bot.channels.console import ConsoleChannel
+from bot.chat.binding import ensure_console_account
 from bot.wiring import App
+from conversations.messages import Address, Incoming
 from scheduler.dispatch import drain
 from store.models import Person
 

@@ -15,19 +15,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.binding import ensure_console_account
-from bot.channel import Address, Outgoing
 from bot.channels.console import ConsoleChannel
-from bot.console_session import deliver, say
+from bot.chat.binding import ensure_console_account
+from bot.cli.console_session import deliver, say
 from bot.settings import load_settings
 from bot.wiring import App, build
 from conversations.checklist import load_checklist
+from conversations.messages import Address, Outgoing
 from conversations.record import mode_label, summarize
 from scheduler.tick import tick
 from store.masking import mask_id
 from store.migrate import upgrade
 from store.models import Answer, Case, FamilyLink, Person, Role, Subject, Visit
-from store.roster_import import import_roster
+from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
 
 MAX_STEPS = 120

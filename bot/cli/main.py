@@ -13,7 +13,7 @@ from bot.settings import ConfigError, load_settings
 from store.db import DatabaseUnavailable
 
 # Command groups that live beside the rooms they drive.
-EXTENSIONS = ("bot.cli_roster", "bot.cli_schedule", "bot.cli_cases", "bot.cli_report")
+EXTENSIONS = ("bot.cli.roster", "bot.cli.schedule", "bot.cli.cases", "bot.cli.report")
 
 
 @click.group()
@@ -53,7 +53,7 @@ def db_upgrade(obj: dict) -> None:
 @click.pass_obj
 def invite(obj: dict, phone: str) -> None:
     """Issue a one-time invite code for the person with PHONE."""
-    from bot.binding import InviteError, invite_by_phone
+    from bot.chat.binding import InviteError, invite_by_phone
 
     app = _build(obj)
     now = datetime.now(UTC)
@@ -75,7 +75,7 @@ def invite(obj: dict, phone: str) -> None:
 @click.pass_obj
 def chat(obj: dict, phone: str, script: click.utils.LazyFile | None) -> None:
     """Talk to visitbot from the terminal as the person with PHONE."""
-    from bot.console_session import run_chat
+    from bot.cli.console_session import run_chat
 
     app = _build(obj)
     lines = script.read().splitlines() if script else None
@@ -88,7 +88,7 @@ def chat(obj: dict, phone: str, script: click.utils.LazyFile | None) -> None:
 @click.option("--quiet", is_flag=True, help="Print only the final record.")
 def demo(db_path: str, quiet: bool) -> None:
     """The end-to-end demo on a fresh SQLite file: roster, reminder, checklist, record."""
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     sys.exit(run_demo(Path(db_path), quiet=quiet))
 
@@ -109,7 +109,7 @@ def demo(db_path: str, quiet: bool) -> None:
 def run(obj: dict, channels: tuple[str, ...], host: str | None, port: int | None,
         no_scheduler: bool, no_tick: bool, workers: int) -> None:
     """Serve the webhooks and run the scheduler and dispatcher."""
-    from bot.server import serve
+    from bot.web.server import serve
 
     app = _build(obj)
     if workers > 1 and app.engine.dialect.name == "sqlite":

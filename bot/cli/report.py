@@ -214,7 +214,7 @@ def dashboard() -> None:
 @click.option("--minutes", type=int, default=15, show_default=True)
 def login(phone: str, minutes: int) -> None:
     """Print a one-time login link for the officer with PHONE."""
-    from bot.dashboard import login_link, officer_by_phone
+    from bot.web.dashboard import login_link, officer_by_phone
 
     settings = click.get_current_context().obj["settings"]
     sessions, _tz = _sessions()

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
-from store.roster_validate import RowError, error_columns
+from store.roster.validate import RowError, error_columns
 
 MAX_SHOWN_ERRORS = 200  # more would scroll away; --errors writes them all to a file
 MAX_SHOWN_WARNINGS = 20
@@ -38,8 +38,8 @@ def import_cmd(file: Path, skip_invalid: bool, policy: str | None,
     """导入名单或工作人员表 FILE（.csv 或 .xlsx，按表头自动识别）。"""
     from tqdm import tqdm
 
-    from store.roster_import import import_roster
-    from store.roster_read import RosterFileError
+    from store.roster.importer import import_roster
+    from store.roster.read import RosterFileError
 
     policy = policy or _default_policy()
     with _engine() as engine, tqdm(total=0, unit="行", desc="导入", file=sys.stderr,
@@ -78,7 +78,7 @@ def import_cmd(file: Path, skip_invalid: bool, policy: str | None,
               help="身份证号码和电话打码，用于对外报送（Mask ID numbers and phones）。")
 def export_cmd(file: Path, masked: bool) -> None:
     """把全部对象导出为 FILE（.csv 或 .xlsx），格式与导入模板相同。"""
-    from store.roster_export import export_roster
+    from store.roster.export import export_roster
 
     with _engine() as engine:
         try:
@@ -97,7 +97,7 @@ def export_cmd(file: Path, masked: bool) -> None:
 @click.option("--staff", is_flag=True, help="工作人员表模板（Officers' sheet）。")
 def template_cmd(file: Path, staff: bool) -> None:
     """写出一份空白模板 FILE（.csv 或 .xlsx），含一行示例。"""
-    from store.roster_export import write_template
+    from store.roster.export import write_template
 
     try:
         write_template(file, staff=staff)
@@ -176,7 +176,7 @@ def _pad(text: str, width: int) -> str:
 
 
 def _write_errors(path: Path, errors: list[RowError]) -> None:
-    from store.roster_export import neutralize
+    from store.roster.export import neutralize
 
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)

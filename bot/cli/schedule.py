@@ -107,7 +107,7 @@ def simulate_cmd(year: int, days: int, roster: str | None, policy_default: str,
         engine = make_engine(url)
         sessions = session_factory(engine)
         if roster:
-            from store.roster_import import import_roster
+            from store.roster.importer import import_roster
 
             report = import_roster(sessions, roster, policy_default=policy_default,
                                    skip_invalid=True, today=date(year - 1, 12, 1))

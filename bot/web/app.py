@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.service import Core
+from bot.chat.service import Core
 from bot.settings import Settings
 from store.db import DatabaseUnavailable, check_connection
 

@@ -16,16 +16,16 @@ import socket
 import uvicorn
 from starlette.routing import BaseRoute
 
-from bot.channel import Channel
-from bot.web import build_app
+from bot.web.app import build_app
 from bot.wiring import App, channels_for, setup_logging
+from conversations.messages import Channel
 
 log = logging.getLogger(__name__)
 
 
 def webhook_routes(app: App, names: list[str]) -> list[list[BaseRoute]]:
-    from bot.dashboard import dashboard_routes
-    from bot.signals import signal_routes
+    from bot.web.dashboard import dashboard_routes
+    from bot.web.signals import signal_routes
 
     sets: list[list[BaseRoute]] = [signal_routes(app.sessions, app.settings),
                                    dashboard_routes(app.sessions, app.settings)]

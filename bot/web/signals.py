@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from bot import cases
-from bot.channel import Choice, Outgoing
+from bot.alerts import cases
 from bot.settings import Settings
+from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from store.base import utcnow
 from store.models import Assignment, Device, InboundSeen, Person, Visit

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import Person, Subject, Visit
+from store.models import FamilyLink, HouseholdMember, Person, Subject, Visit
 from store.reports.audit import audit
 from store.reports.formspec import (
     AREAS,
@@ -427,6 +427,62 @@ def export_visit_form(session: Session, visit_id: int, fmt: str, path: Path,
     return path
 
 
+def household_facts(session: Session, ids: list[int]) -> tuple[dict[int, list[HouseholdMember]],
+                                                       dict[int, tuple[FamilyLink, Person]]]:
+    """Co-residents and the main supporter of a batch of subjects: two queries a batch."""
+    members: dict[int, list[HouseholdMember]] = {}
+    for m in session.scalars(select(HouseholdMember).where(
+            HouseholdMember.subject_id.in_(ids), HouseholdMember.co_resident.is_(True))
+            .order_by(HouseholdMember.id)):
+        members.setdefault(m.subject_id, []).append(m)
+    supporter: dict[int, tuple[FamilyLink, Person]] = {}
+    for fl, p in session.execute(select(FamilyLink, Person).join(Person, Person.id ==
+                                 FamilyLink.person_id).where(FamilyLink.subject_id.in_(ids))
+                                 .order_by(FamilyLink.is_primary_supporter.desc(), FamilyLink.id)
+                                 ):
+        supporter.setdefault(fl.subject_id, (fl, p))
+    return members, supporter
+
+
+def linzi_info_form(session: Session, s: Subject, p: Person) -> Grid:
+    from store.reports.records import place_names
+
+    members, supporter = household_facts(session, [s.person_id])
+    ms = members.get(s.person_id, [])
+    fl, sp = supporter.get(s.person_id, (None, None))
+    _c, town, _v = place_names(session, p.jurisdiction_id)
+    title = "临淄区特殊关爱群体老年人信息采集表"
+    g = Grid(f"信息采集表-{p.name}", title, 8, [12, 12, 12, 12, 12, 12, 12, 12])
+    g.row(P("附件 1：", 8))
+    g.row(T(title, 8))
+    g.row(P(f"{town or '　　'}镇（街道）", 8))
+    g.row(L("姓名"), V(p.name), L("性别"), V(p.gender or ""), L("出生年月"),
+          V(ym(p.birth_date), 3))
+    g.row(L("身份证号码"), V(p.id_number or "", 2), L("家庭住址"), V(s.address or "", 4))
+    g.row(L("健康状况"), V(checks(["良好", "一般", "差"], s.health_status), 2),
+          L("患病种类或残疾等级", 2), V(s.diseases or "", 3))
+    g.row(L("生活来源"), V(checks(["个人积蓄", "子女赡养"], s.income_source), 3),
+          L("年收入（万元）", 2), V("" if s.annual_income_wan is None else s.annual_income_wan, 2))
+    rels = set()
+    for m in ms:
+        rels.add(m.relation if m.relation in ("配偶", "残疾子女") else "其他")
+    g.row(L("共同居住人\n姓名"), V("、".join(m.name for m in ms), 2), L("与本人关系"),
+          V(checks(["配偶", "残疾子女", "其他"], rels if ms else None), 2),
+          L("共同居住人\n身体状况"), V(checks(["健康", "一般", "较差"], {m.health for m in ms
+                                                              if m.health}), 1))
+    g.row(L("子女个数"), V("" if s.children_count is None else s.children_count),
+          L("主要赡养人\n姓名"), V(sp.name if sp else ""), L("联系电话"),
+          V((sp.phone or "") if sp else "", 3))
+    g.row(L("外出时间"), V(str(fl.away_since or "") if fl else ""), L("外出地点"),
+          V((fl.away_place or "") if fl else "", 2), L("计划返回时间"),
+          V(str(fl.planned_return or "") if fl else "", 2))
+    g.row(L("帮扶联系人\n姓名"), V(s.helper_name or ""), L("联系电话"), V(s.helper_phone or ""),
+          L("身份"), V(checks(["党员", "村干部", "志愿者", "其他"], s.helper_identity), 3))
+    g.row(L("帮扶人所在单位", 2), V(s.help_org_name or "", 6))
+    g.row(L("其他需要说明的问题", 2), V(s.notes or "", 6), height=48)
+    return g
+
+
 def subject_by_id_number(session: Session, id_number: str) -> tuple[Subject, Person]:
     row = session.execute(select(Subject, Person).join(Person, Person.id == Subject.person_id)
                           .where(Person.id_number == id_number.strip().upper())).first()
@@ -447,8 +503,6 @@ def export_subject_form(session: Session, id_number: str, year: int, fmt: str, p
                              anshan_quarter_records(session, subject.person_id, year),
                              (town, village))]
     elif subject.policy == "linzi-2022":
-        from store.reports.lists import linzi_info_form
-
         grids = [linzi_info_form(session, subject, person)]
     else:
         visits = list(session.scalars(

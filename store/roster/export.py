@@ -29,9 +29,9 @@ from store.models import (
     Role,
     Subject,
 )
-from store.roster_columns import ROSTER_COLUMNS, STAFF_COLUMNS, Column
-from store.roster_import import local_today
-from store.roster_read import FORMULA_PREFIXES
+from store.roster.columns import ROSTER_COLUMNS, STAFF_COLUMNS, Column
+from store.roster.importer import local_today
+from store.roster.read import FORMULA_PREFIXES
 
 ID_KEYS = frozenset({"id_number", "visitor_id", "disability_cert"})  # 残疾人证号 = ID + 2
 PHONE_KEYS = frozenset({"phone", "emergency_phone", "child_phone", "visitor_phone"})

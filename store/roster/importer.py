@@ -1,8 +1,8 @@
 """`import_roster`: a whole roster (or staff sheet) in one all-or-nothing transaction.
 
-First every row is validated (store/roster_validate.py); with any error and no
+First every row is validated (store/roster/validate.py); with any error and no
 `skip_invalid`, nothing is written. Then the rows go in set-based, chunk by chunk
-(store/roster_sql.py): jurisdictions, visitors, then per chunk people, subjects, roles,
+(store/roster/sql.py): jurisdictions, visitors, then per chunk people, subjects, roles,
 children and assignments. The ID number is a subject's key, so re-importing a corrected
 file updates in place.
 """
@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import roster_sql as sql
 from store.idcard import parse
-from store.roster_columns import detect_kind
-from store.roster_read import RosterFileError, open_sheet
-from store.roster_validate import RosterRow, RowError, StaffRow, validate_sheet
+from store.roster import sql
+from store.roster.columns import detect_kind
+from store.roster.read import RosterFileError, open_sheet
+from store.roster.validate import RosterRow, RowError, StaffRow, validate_sheet
 
 __all__ = ["ImportReport", "RosterFileError", "import_roster", "import_staff", "local_today"]
 

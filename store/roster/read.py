@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.roster_columns import header_score
+from store.roster.columns import header_score
 
 Cell = object  # str | int | float | datetime | date | None, as the sheet holds it
 

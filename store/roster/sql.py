@@ -316,7 +316,7 @@ def upsert_family_links(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def sync_assignments(conn: Connection, visitor_of: dict[int, int], today: date) -> tuple[int, int]:
     """Make `visitor_of[subject]` the subject's active visitor from today.
 
-    Active means ends_on is NULL or not yet past (as bot/scope.py reads it). A replaced
+    Active means ends_on is NULL or not yet past (as bot/chat/scope.py reads it). A replaced
     assignment gets ends_on = yesterday, so the old visitor is out of scope from today;
     one that started today is deleted instead (same-day correction). Returns
     (created, ended).

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from store import idcard
 from store.masking import mask_id, mask_phone
-from store.roster_columns import (
+from store.roster.columns import (
     CATEGORIES_N,
     HUKOU_N,
     KEY_CATEGORIES,
@@ -33,7 +33,7 @@ from store.roster_columns import (
     map_headers,
     norm_choice,
 )
-from store.roster_read import Cell, Sheet
+from store.roster.read import Cell, Sheet
 
 EMPTY_MARKERS = frozenset({"/", "-", "—", "－", "／", "--", "——", "\\"})
 NONE_WORDS = frozenset({"无", "暂无", "没有"})  # "no phone" written out

@@ -16,8 +16,8 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
-from bot.dashboard import dashboard_routes, login_link
 from bot.settings import load_settings
+from bot.web.dashboard import dashboard_routes, login_link
 from store.models import AuditEntry
 from store.reports.period import Month, today_in
 from store.reports.queries import load_scope, monthly_figures

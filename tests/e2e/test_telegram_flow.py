@@ -23,13 +23,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.binding import create_invite
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_polling import run_polling
 from bot.channels.telegram_webhook import setup_webhook, webhook_routes
-from bot.service import Core
+from bot.chat.binding import create_invite
+from bot.chat.service import Core
 from bot.settings import Settings
-from bot.web import build_app
+from bot.web.app import build_app
 from scheduler.dispatch import drain
 from scheduler.tick import tick
 from store.db import is_sqlite, make_engine, session_factory
@@ -45,7 +45,7 @@ from store.models import (
     Subject,
     Visit,
 )
-from store.roster_import import import_roster
+from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
 from tests.fakes.telegram_server import (
     TOKEN,

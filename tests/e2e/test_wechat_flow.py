@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.binding import create_invite
-from bot.channel import Outgoing
 from bot.channels.wechat import WeChatChannel, wechat_routes
 from bot.channels.wecom import WeComChannel, wecom_routes
-from bot.service import Core
+from bot.chat.binding import create_invite
+from bot.chat.service import Core
 from bot.settings import Settings
-from bot.web import build_app
+from bot.web.app import build_app
+from conversations.messages import Outgoing
 from scheduler.dispatch import drain
 from scheduler.tick import tick
 from store.db import is_sqlite, make_engine, session_factory
@@ -40,7 +40,7 @@ from store.models import (
     Subject,
     Visit,
 )
-from store.roster_import import import_roster
+from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
 from tests.fakes.wechat_server import (
     AES_KEY,

@@ -32,7 +32,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WorkCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot.server import listening_socket
+from bot.web.server import listening_socket
 
 APP_ID = "wx0123456789abcdef"
 APP_SECRET = "fake-app-secret"
@@ -497,7 +497,7 @@ class WeComUser:
             "<ResponseCode><![CDATA[rc-1]]></ResponseCode>"))
 
 
-# --- a stand-in for bot.service.Core, for endpoint tests -----------------------------------
+# --- a stand-in for bot.chat.service.Core, for endpoint tests -----------------------------------
 
 @dataclass(frozen=True)
 class FakeHandled:

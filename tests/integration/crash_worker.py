@@ -14,9 +14,9 @@ import sys
 
 from sqlalchemy import func, select
 
-from bot.channel import Address, Incoming, Outgoing
-from bot.service import Core
+from bot.chat.service import Core
 from bot.settings import Settings
+from conversations.messages import Address, Incoming, Outgoing
 from store.db import make_engine, session_factory
 from store.models import Account, InboundSeen, OutboxMessage, Visit
 

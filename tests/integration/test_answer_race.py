@@ -16,9 +16,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel import Address, Incoming
-from bot.service import Core
+from bot.chat.service import Core
 from bot.settings import Settings
+from conversations.messages import Address, Incoming
 from store.db import is_sqlite
 from store.models import Answer, Conversation, InboundSeen, Visit
 from tests.world import T0, build_world

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.binding import create_invite
-from bot.channel import Address, Incoming, Outgoing
-from bot.service import Core
+from bot.chat.binding import create_invite
+from bot.chat.service import Core
 from bot.settings import Settings
+from conversations.messages import Address, Incoming, Outgoing
 from store.models import Account, Case, OutboxMessage, Visit
 from tests.world import T0, World, build_world
 

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bot.channels.telegram import webhook_routes
-from bot.service import Core
+from bot.chat.service import Core
 from bot.settings import Settings
 from store.base import utcnow
 from store.db import make_engine, session_factory

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.channel import Outgoing, SendResult
+from conversations.messages import Outgoing, SendResult
 from scheduler.dispatch import Backoff, Dispatcher, drain
 from store.models import Jurisdiction, OutboxMessage, Person
 from store.outbox import enqueue

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.channel import Address, Outgoing, SendResult
+from conversations.messages import Address, Outgoing, SendResult
 from store.db import make_engine, session_factory
 from store.outbox import enqueue
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from bot.server import listening_socket
+from bot.web.server import listening_socket
 
 
 def nodelay_of_accepted(sock: socket.socket) -> int:

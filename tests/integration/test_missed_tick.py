@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from scheduler.policy import load_policy
+from scheduler.policy_load import load_policy
 from scheduler.reminders import overdue_offsets
 from scheduler.tick import tick
 from store.models import OutboxMessage, Visit

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli_roster import COMMANDS, roster
+from bot.cli.roster import COMMANDS, roster
 from store.db import make_engine, session_factory
 from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
 from tests.integration.test_roster_support import counts, sample_rows, write_csv

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import AuditEntry, Person, Subject
-from store.roster_export import export_roster, write_template
-from store.roster_import import import_roster
+from store.roster.export import export_roster, write_template
+from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER
 from tests.integration.test_roster_support import counts, sample_rows, write_csv
 
@@ -81,7 +81,7 @@ EVIL = {"备注": "=HYPERLINK(\"http://evil.example\",\"点我\")", "住址": "+
 
 
 def test_neutralize_cells() -> None:
-    from store.roster_export import neutralize
+    from store.roster.export import neutralize
 
     for value in ("=1", "+1", "-1", "@x", "\t=1", "\r=1"):
         assert neutralize(value) == "'" + value

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import idcard
 from store.models import Assignment, FamilyLink, Jurisdiction, Person, Role, Subject
-from store.roster_import import import_roster
-from store.roster_read import RosterFileError
+from store.roster.importer import import_roster
+from store.roster.read import RosterFileError
 from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
 from tests.integration.test_roster_support import (
     active_visitor_phone,

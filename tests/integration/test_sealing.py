@@ -15,7 +15,7 @@ from store import sealing
 from store.db import make_engine
 from store.migrate import alembic_config, upgrade
 from store.models import Person
-from store.roster_import import import_roster
+from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER
 
 ID = "990101190001010018"

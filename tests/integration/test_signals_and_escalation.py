@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.case_escalation import escalate_cases
+from bot.alerts.case_escalation import escalate_cases
 from bot.settings import Settings
-from bot.signals import signal_routes
+from bot.web.signals import signal_routes
 from store.models import Case, Device, InboundSeen, OutboxMessage, Visit
 from tests.world import T0, World, build_world
 
@@ -108,8 +108,8 @@ async def test_bad_signals_are_refused_without_state_change(
 
 def test_unacknowledged_emergency_escalates_once_per_level(
         sessions: sessionmaker[Session], world: World) -> None:
-    from bot.cases import flag
-    from bot.signals import SignalRisk
+    from bot.alerts.cases import flag
+    from bot.web.signals import SignalRisk
 
     with sessions() as s:
         flag(s, _settings(), visit=None, now=T0, subject_id=world.subject,

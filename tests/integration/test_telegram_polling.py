@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.channel import Incoming
 from bot.channels.telegram_polling import run_polling
 from bot.settings import Settings
+from conversations.messages import Incoming
 from conversations.text import render
 from store.db import DatabaseUnavailable
 from tests.fakes.telegram_server import TOKEN, FakeTelegram, TgUser

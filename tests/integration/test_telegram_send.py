@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel import Address, Choice, Outgoing, SendResult
 from bot.channels.telegram_channel import TelegramChannel
 from bot.settings import Settings
+from conversations.messages import Address, Choice, Outgoing, SendResult
 from scheduler.dispatch import drain
 from store.base import utcnow
 from store.models import OutboxMessage

@@ -18,18 +18,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
-from bot.binding import create_invite
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_webhook import webhook_routes
-from bot.service import Core
+from bot.chat.binding import create_invite
+from bot.chat.service import Core
 from bot.settings import Settings
-from bot.web import build_app
+from bot.web.app import build_app
 from conversations.text import render
 from scheduler.dispatch import drain
 from scheduler.tick import tick
 from store.db import DatabaseUnavailable, make_engine, session_factory
 from store.models import Account, Answer, Assignment, InboundSeen, OutboxMessage, Visit
-from store.roster_import import import_roster
+from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER
 from tests.fakes.telegram_server import TOKEN, WEBHOOK_SECRET, FakeTelegram, ServerThread, TgUser
 from tests.fakes.wechat_server import FakeCore

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.tick import tick
 from store.db import make_engine, session_factory
 from store.models import Account, OutboxMessage, Role, Visit
-from store.roster_import import import_roster
+from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
 from tests.integration.tick_worker import days
 

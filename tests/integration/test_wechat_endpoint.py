@@ -13,10 +13,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.channel import Choice, Incoming, Outgoing
 from bot.channels.wechat import wechat_routes
 from bot.channels.wecom import wecom_routes
 from bot.settings import Settings
+from conversations.messages import Choice, Incoming, Outgoing
 from store.db import DatabaseUnavailable
 from tests.fakes.wechat_server import (
     AES_KEY,

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel import Address, Choice, Outgoing
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wechat_channel import reserve_free_slot
 from bot.channels.wechat_tokens import TokenStore
 from bot.channels.wecom import WeComChannel
 from bot.settings import Settings
+from conversations.messages import Address, Choice, Outgoing
 from store.models import Account, ChannelToken, Person
 from tests.fakes.wechat_server import (
     AGENT_ID,

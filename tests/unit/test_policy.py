@@ -11,14 +11,12 @@ import pytest
 from scheduler.policy import (
     PolicyError,
     active_seasons,
-    available_policies,
     derive_tier,
-    load_policy,
     next_window,
     out_of_quiet_hours,
-    parse_policy,
     send_time,
 )
+from scheduler.policy_load import available_policies, load_policy, parse_policy
 
 SH = ZoneInfo("Asia/Shanghai")
 NAMES = ["jingdezhen-2020", "liuzhou-2021", "linzi-2022", "anshan-2020", "guangxi-2023"]

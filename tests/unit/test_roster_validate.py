@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from store import idcard
-from store.roster_columns import detect_kind, map_headers
-from store.roster_read import RosterFileError, open_sheet
-from store.roster_validate import parse_date, parse_money, parse_phone, parse_yes_no, validate_sheet
+from store.roster.columns import detect_kind, map_headers
+from store.roster.read import RosterFileError, open_sheet
+from store.roster.validate import parse_date, parse_money, parse_phone, parse_yes_no, validate_sheet
 from store.samples import SAMPLE_ROSTER, SAMPLE_STAFF
 
 TODAY = date(2025, 6, 1)

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.channel import Choice, Outgoing
 from bot.channels.telegram_api import CallbackTooLong, commands, keyboard, split_text
 from bot.channels.telegram_handler import same_question
 from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
+from conversations.messages import Choice, Outgoing
 
 CHAT = {"id": 5001, "type": "private", "first_name": "李"}
 USER = {"id": 5001, "is_bot": False, "first_name": "李"}

@@ -12,7 +12,6 @@ from wechatpy.crypto.base import WeChatCipher
 from wechatpy.crypto.pkcs7 import PKCS7Encoder
 from wechatpy.enterprise.crypto import WeChatCrypto as WorkCrypto
 
-from bot.channel import Choice, Incoming, Outgoing
 from bot.channels.wechat import passive_text
 from bot.channels.wechat_crypto import CallbackAuth, Forbidden, NonceCache, signature
 from bot.channels.wechat_parse import AskText, Ignore, parse_wechat, parse_wecom
@@ -24,6 +23,7 @@ from bot.channels.wechat_xml import (
     text_reply_xml,
     truncate_utf8,
 )
+from conversations.messages import Choice, Incoming, Outgoing
 from tests.fakes.wechat_server import AES_KEY, APP_ID, CORP_ID, TOKEN
 
 BOMB = b"""<?xml version="1.0"?>
