@@ -20,7 +20,7 @@ from store.reports.formspec import (
     Q,
     placed,
 )
-from store.reports.layout import CHECKED, UNCHECKED, Grid, L, P, S, T, V, checks
+from store.reports.layout import CHECKED, UNCHECKED, Grid, L, P, S, T, V, checks, place
 from store.reports.records import (
     VisitRecord,
     load_visit_record,
@@ -113,8 +113,7 @@ def jingdezhen(rec: VisitRecord) -> Grid:
 
 
 def liuzhou(rec: VisitRecord) -> Grid:
-    county = rec.county or "　　"
-    title = f"柳州市{county}县（区、新区）特殊民政服务对象访视情况登记表"
+    title = f"柳州市{place(rec.county, 'county', '县（区、新区）')}特殊民政服务对象访视情况登记表"
     g = Grid("访视情况登记表", title, 6, [14, 14, 8, 10, 10, 20])
     g.row(P("附件3", 6))
     g.row(T(title, 6))
@@ -191,7 +190,8 @@ def linzi(rec: VisitRecord, per_month: int = 1) -> Grid:
     g.row(P("附件 2：", 8))
     g.row(T(title, 8))
     vis = rec.visitor.name if rec.visitor else ""
-    g.row(P(f"探视时间：{ymd(rec.day)}　{rec.township}镇　{rec.village}村（居）　探视人：{vis}", 8))
+    g.row(P(f"探视时间：{ymd(rec.day)}　{place(rec.township, 'township', '镇')}　"
+            f"{place(rec.village, 'village', '村（居）')}　探视人：{vis}", 8))
     g.row(S("老年人基本情况", 8))
     g.row(L("姓名"), V(rec.person.name), L("性别"), V(rec.person.gender or ""), L("出生年月"),
           V(ym(rec.person.birth_date), 3))
@@ -244,9 +244,10 @@ def anshan_types(subject: Subject) -> set[str]:
 
 
 def anshan_year(subject: Subject, person: Person, year: int,
-                quarters: dict[int, VisitRecord], place: tuple[str, str]) -> Grid:
-    town, village = place
-    title = f"鞍山市{town or '　　'}乡镇（街道）{village or '　　'}村（居）定期巡访情况表"
+                quarters: dict[int, VisitRecord], where: tuple[str, str]) -> Grid:
+    town, village = where
+    title = (f"鞍山市{place(town, 'township', '乡镇（街道）')}"
+             f"{place(village, 'village', '村（居）')}定期巡访情况表")
     g = Grid(f"{person.name}-{year}", title, 11, [12, 10] + [7.5] * 9)
     g.row(P("附件：", 11))
     g.row(T(title, 11))
@@ -352,8 +353,9 @@ def guangxi(rec: VisitRecord) -> Grid:
     g.row(T(title, 8))
     g.row(P(ymd(rec.day), 8, align="right"))
     g.row(S("一、探访对象基本情况", 8))
-    g.row(L("家庭住址"), V(f"{rec.county or '　　'}县（市、区）{rec.township or '　　'}乡镇（街道）"
-                       f"{rec.village or '　　'}村（居）{s.address or ''}", 4),
+    g.row(L("家庭住址"), V(f"{place(rec.county, 'county', '县（市、区）')}"
+                       f"{place(rec.township, 'township', '乡镇（街道）')}"
+                       f"{place(rec.village, 'village', '村（居）')}{s.address or ''}", 4),
           L("是否居住在户籍所在地", 2), V(yes_no(s.lives_at_hukou)))
     g.row(L("被探访人\n姓名"), V(p.name), L("联系电话"), V(p.phone or ""), L("紧急联系人"),
           V(s.emergency_contact_name or ""), L("联系电话"), V(s.emergency_contact_phone or ""))
@@ -504,7 +506,7 @@ def linzi_info_form(session: Session, s: Subject, p: Person) -> Grid:
     g = Grid(f"信息采集表-{p.name}", title, 8, [12, 12, 12, 12, 12, 12, 12, 12])
     g.row(P("附件 1：", 8))
     g.row(T(title, 8))
-    g.row(P(f"{town or '　　'}镇（街道）", 8))
+    g.row(P(place(town, "township", "镇（街道）"), 8))
     g.row(L("姓名"), V(p.name), L("性别"), V(p.gender or ""), L("出生年月"),
           V(ym(p.birth_date), 3))
     g.row(L("身份证号码"), V(p.id_number or "", 2), L("家庭住址"), V(s.address or "", 4))

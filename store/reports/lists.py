@@ -19,7 +19,7 @@ from store.models import Person, Subject, Visit
 from store.reports.audit import audit
 from store.reports.forms import household_facts, linzi_info_form, liuzhou, write_grids, ym
 from store.reports.formspec import Q
-from store.reports.layout import Grid, P, T
+from store.reports.layout import Grid, P, T, place
 from store.reports.period import Month
 from store.reports.queries import Scope, load_scope, subjects_in_scope
 from store.reports.records import load_cases, load_visit_records
@@ -122,18 +122,20 @@ def _county_of(session: Session, scope: Scope) -> str:
 def export_liuzhou(session: Session, roots: list[int], month: Month, annex: int, fmt: str,
                    path: Path, actor_id: int | None = None) -> Path:
     scope = load_scope(session, roots)
-    county = _county_of(session, scope) or "　　"
+    county = place(_county_of(session, scope), "county", "县（区、新区）")
     lead = f"填报单位：{scope.title}　　　　时间：{month.last.year}年{month.last.month}月　日"
-    foot = [LIUZHOU_NOTE, "填表人：　　　　　　　　联系电话："]
+    # 附件1 says 填表人, 附件2 填报人 (柳州 seed, 附件1 and 附件2 footers)
+    signer = "填报人" if annex == 2 else "填表人"
+    foot = [LIUZHOU_NOTE, f"{signer}：　　　　　　　　联系电话："]
     if annex == 1:
-        title = f"柳州市{county}县（区、新区）特殊民政服务对象纳入访视人员名单"
+        title = f"柳州市{county}特殊民政服务对象纳入访视人员名单"
         rows = ([n, s.name, s.gender, s.id_number, s.address, liuzhou_types(s.categories), ""]
                 for n, s in enumerate(subjects_in_scope(session, scope, month.last), 1))
         count = _write_list(fmt, path, title, ["序号", "姓名", "性别", "身份证号码", "住址",
                                                 "访视对象类型（1至4）", "备注"],
                             [6, 10, 6, 21, 36, 12, 16], lead, rows, foot)
     elif annex == 2:
-        title = f"柳州市{county}县（区、新区）特殊民政服务对象访视情况月汇总表"
+        title = f"柳州市{county}特殊民政服务对象访视情况月汇总表"
         count = _write_list(fmt, path, title, ["序号", "姓名", "性别", "住址",
                                                 "访视对象类型（1至4）", "访视人", "访视时间",
                                                 "有关建议", "落实情况"],
@@ -159,7 +161,7 @@ def export_liuzhou(session: Session, roots: list[int], month: Month, annex: int,
 
 
 def liuzhou_blank(county: str) -> Grid:
-    title = f"柳州市{county}县（区、新区）特殊民政服务对象访视情况登记表"
+    title = f"柳州市{county}特殊民政服务对象访视情况登记表"
     g = Grid("登记表", title, 2, [14, 60])
     g.row(T(title, 2))
     g.row(P("本月无已归档的访视记录。", 2))

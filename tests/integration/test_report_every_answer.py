@@ -3,7 +3,8 @@
 One visit per policy answers every question of its checklist — seasonal and
 mode-dependent ones included — and raises an alert; the record form is produced as XLSX
 (cells read back) and PDF (text via pdftotext), and each answer's display value must be
-there: ticked (☑较差), beside its label (室内温度（供暖季）：12℃), or as written.
+there: ticked (☑较差), beside its label (室内温度（供暖季）：12℃), or as written; and no
+place name is printed with its level word twice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from tests.integration.test_report_forms import make_visit, pdf_text
 
 POLICIES = ["jingdezhen-2020", "liuzhou-2021", "linzi-2022", "anshan-2020", "guangxi-2023"]
 ALERT = "室内温度过低：12℃"
+# A place name printed with its level's word twice: 凤凰镇镇, 新开河镇乡镇（街道）, 东关村村（居）,
+# 柳江区县（区、新区）. (乡镇 alone is the seeds' own word.)
+DOUBLED = re.compile(r"(?:镇|街道)(?:镇|乡)|乡乡|(?:村|居|社区)村|(?:县|区|市|旗)县")
 
 
 def value_for(i: int, q: Question) -> object:
@@ -65,7 +69,8 @@ def test_every_recorded_answer_is_on_the_form(sessions: sessionmaker[Session], t
     cl = load_checklist(policy)
     answers = {q.id: value_for(i, q) for i, q in enumerate(cl.questions)}
     with sessions() as s:
-        vid = make_visit(s, policy, {})
+        # names that already end in their level's word (the seeds' blanks add it)
+        vid = make_visit(s, policy, {}, places=("柳江区", "凤凰镇", "东关村"))
         for q in cl.questions:
             s.add(Answer(visit_id=vid, question_id=q.id, value=answers[q.id],
                          display=display(q, answers[q.id])))
@@ -90,3 +95,4 @@ def test_every_recorded_answer_is_on_the_form(sessions: sessionmaker[Session], t
                    if not found(q, display(q, answers[q.id]), text)]
         assert not missing, f"{policy} {where}: answers not on the form: {missing}"
         assert flat(ALERT) in text, f"{policy} {where}: the visit's alert is not on the form"
+        assert not DOUBLED.findall(text), f"{policy} {where}: doubled place word"

@@ -25,6 +25,7 @@ from store.roster.export import export_roster
 from store.roster.importer import import_roster
 from store.workbook import FORMULA_PREFIXES
 from tests.integration.test_chat_core import Chat, walk_checklist
+from tests.integration.test_report_every_answer import DOUBLED
 from tests.integration.test_roster_support import sample_rows, write_csv
 from tests.world import build_world
 
@@ -89,6 +90,8 @@ def test_formula_typed_in_chat_is_text_everywhere(sessions: sessionmaker[Session
         assert visit.status == "filed"
         id_number = s.get(Person, w.subject).id_number  # type: ignore[union-attr]
     seen = text_cells(every_workbook(sessions, w.county, tmp_path, id_number, visit.id))
+    for name, values in seen.items():  # 示范县/东关镇/东关村 printed once each
+        assert not DOUBLED.findall("".join(values)), name
     form = "\n".join(seen["form.xlsx"])
     assert EVIL in form and "@SUM(A1:A9)" in form  # shown as written, not run
 
