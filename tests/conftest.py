@@ -130,3 +130,54 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if admin is not None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "vb_tpl_{os.getpid()}" WITH (FORCE)'))
+
+
+# --- no workbook the suite writes holds a formula ------------------------------------------
+# Every .xlsx visitbot writes is reopened after saving and each cell's type checked: text
+# typed in chat or imported from a roster (`=HYPERLINK(…)`) must stay text.
+
+_formula_cells: list[str] = []
+
+
+def _check_saved_workbook(filename: object) -> None:
+    from openpyxl import load_workbook
+
+    if not isinstance(filename, str | os.PathLike):
+        return
+    wb = load_workbook(filename, read_only=True)
+    try:
+        for ws in wb.worksheets:
+            for row in ws.iter_rows():
+                for c in row:
+                    if getattr(c, "data_type", None) == "f":
+                        _formula_cells.append(f"{Path(filename).name}!{ws.title}!"
+                                              f"{c.coordinate}: {c.value!r}")
+    finally:
+        wb.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _workbooks_hold_no_formulas() -> Iterator[None]:
+    from openpyxl.workbook.workbook import Workbook
+
+    original = Workbook.save
+
+    def save(self: Workbook, filename: str) -> None:
+        original(self, filename)
+        _check_saved_workbook(filename)
+
+    Workbook.save = save  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Workbook.save = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_formula_written() -> Iterator[None]:
+    _formula_cells.clear()
+    yield
+    found = list(_formula_cells)
+    _formula_cells.clear()
+    if found:
+        pytest.fail("a workbook was written with formula cells:\n" + "\n".join(found[:20]))

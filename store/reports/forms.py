@@ -18,9 +18,15 @@ from store.reports.formspec import (
     LINZI_NEEDS,
     LIUZHOU_AREAS,
     Q,
+    placed,
 )
-from store.reports.layout import CHECKED, UNCHECKED, Grid, L, P, S, T, V, checks
-from store.reports.records import VisitRecord, load_visit_record, load_visit_records
+from store.reports.layout import CHECKED, UNCHECKED, Grid, L, P, S, T, V, checks, place
+from store.reports.records import (
+    VisitRecord,
+    load_visit_record,
+    load_visit_records,
+    question_labels,
+)
 
 SIGN_BLANK = "　" * 8  # a signature line stays empty: it is signed on paper
 
@@ -45,6 +51,24 @@ def handling_text(rec: VisitRecord) -> str:
     """处理方式结果: what the visitor wrote, then how each raised case was handled."""
     parts = [rec.answers.text(q(rec, "handling")), rec.handling()]
     return "\n".join(p for p in parts if p)
+
+
+def recorded_lines(rec: VisitRecord, only: set[str] | None = None,
+                   exclude: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """「label：answer」 for each answer the visit recorded, in the checklist's order."""
+    known = question_labels(rec.visit.policy)
+    labels = {qid: label for qid, _section, label in known}
+    recorded = rec.answers.recorded()
+    order = [qid for qid, _s, _l in known] + [x for x in recorded if x not in labels]
+    have = set(recorded)
+    return [f"{labels.get(qid, qid)}：{rec.answers.text(qid)}" for qid in order
+            if qid in have and qid not in exclude and (only is None or qid in only)]
+
+
+def others_text(rec: VisitRecord) -> str:
+    """Every recorded answer the seed's form has no place for (seasonal checks, yes/no
+    questions, emergencies, photos): printed on the form's 备注/其他 line."""
+    return "；".join(recorded_lines(rec, exclude=placed(rec.visit.policy)))
 
 
 def area_text(rec: VisitRecord, items: list[tuple[str, str]]) -> str:
@@ -74,7 +98,9 @@ def jingdezhen(rec: VisitRecord) -> Grid:
         first = [L("探访内容", rowspan=len(areas))] if i == 0 else []
         g.row(*first, L(area), V(area_text(rec, items), 4), height=42)
     needs = rec.answers.text(q(rec, "needs"))
+    others = others_text(rec)
     text = "\n".join(x for x in (f"问题和需求：{needs}" if needs else "",
+                                 f"其他记录：{others}" if others else "",
                                  f"解决处理方式结果：{handling_text(rec)}"
                                  if handling_text(rec) else "") if x)
     g.row(L("服务对象需解决的问题和需求及解决处理方式结果", 2), V(text, 4), height=60)
@@ -87,16 +113,15 @@ def jingdezhen(rec: VisitRecord) -> Grid:
 
 
 def liuzhou(rec: VisitRecord) -> Grid:
-    county = rec.county or "　　"
-    title = f"柳州市{county}县（区、新区）特殊民政服务对象访视情况登记表"
+    title = f"柳州市{place(rec.county, 'county', '县（区、新区）')}特殊民政服务对象访视情况登记表"
     g = Grid("访视情况登记表", title, 6, [14, 14, 8, 10, 10, 20])
     g.row(P("附件3", 6))
     g.row(T(title, 6))
     g.row(L("访视对象姓名"), V(rec.person.name), L("性别"), V(rec.person.gender or ""),
           L("联系电话"), V(rec.person.phone or ""))
     g.row(L("家庭住址"), V(rec.subject.address or "", 5))
-    for label, qid in LIUZHOU_AREAS:
-        g.row(L(label), V(rec.answers.text(qid), 5), height=48)
+    for label, text in liuzhou_areas(rec):
+        g.row(L(label), V(text, 5), height=48)
     vis = rec.visitor.name if rec.visitor else ""
     g.row(L("有关建议"), V(f"{rec.answers.text(q(rec, 'suggestions'))}\n"
                        f"访视人：{vis}　　{ymd(rec.day)}", 5), height=60)
@@ -105,6 +130,23 @@ def liuzhou(rec: VisitRecord) -> Grid:
     g.row(L("落实情况"), V(f"{handling_text(rec)}\n负责人：{SIGN_BLANK}\n"
                        f"经办人：{SIGN_BLANK}　　年　月　日", 5), height=60)
     return g
+
+
+def liuzhou_areas(rec: VisitRecord) -> list[tuple[str, str]]:
+    """附件3's five areas: each holds the answers of its checklist section (健康状况 较差,
+    居住环境 好 …), then the visitor's free text; 有关建议 has its own row."""
+    section = {qid: sec for qid, sec, _label in question_labels(rec.visit.policy)}
+    suggestions = q(rec, "suggestions") or ""
+    covered: set[str] = {suggestions}
+    areas: list[tuple[str, list[str], str]] = []
+    for label, qid in LIUZHOU_AREAS:
+        ids = {x for x, sec in section.items() if sec == section.get(qid)} - {qid, suggestions}
+        covered |= ids | {qid}
+        areas.append((label, recorded_lines(rec, only=ids), rec.answers.text(qid)))
+    # answers of sections a county added to the checklist go under 其他情况
+    areas[-1][1].extend(recorded_lines(rec, exclude=covered))
+    return [(label, "\n".join(x for x in ("；".join(lines), free) if x))
+            for label, lines, free in areas]
 
 
 # --- linzi-2022 附件2 ----------------------------------------------------------------------
@@ -148,7 +190,8 @@ def linzi(rec: VisitRecord, per_month: int = 1) -> Grid:
     g.row(P("附件 2：", 8))
     g.row(T(title, 8))
     vis = rec.visitor.name if rec.visitor else ""
-    g.row(P(f"探视时间：{ymd(rec.day)}　{rec.township}镇　{rec.village}村（居）　探视人：{vis}", 8))
+    g.row(P(f"探视时间：{ymd(rec.day)}　{place(rec.township, 'township', '镇')}　"
+            f"{place(rec.village, 'village', '村（居）')}　探视人：{vis}", 8))
     g.row(S("老年人基本情况", 8))
     g.row(L("姓名"), V(rec.person.name), L("性别"), V(rec.person.gender or ""), L("出生年月"),
           V(ym(rec.person.birth_date), 3))
@@ -174,7 +217,8 @@ def linzi(rec: VisitRecord, per_month: int = 1) -> Grid:
         f"{p.name}（{fl.relation or '子女'}）{fl.planned_return}"
         for fl, p in rec.family if fl.planned_return)
     g.row(L("子女计划返回时间", 2), V(planned, 6))
-    notes = "\n".join(x for x in (rec.answers.text(q(rec, "notes")), handling_text(rec)) if x)
+    notes = "\n".join(x for x in (rec.answers.text(q(rec, "notes")), others_text(rec),
+                                  handling_text(rec)) if x)
     g.row(L("其他需说明的问题", 2), V(notes, 6), height=48)
     return g
 
@@ -200,9 +244,10 @@ def anshan_types(subject: Subject) -> set[str]:
 
 
 def anshan_year(subject: Subject, person: Person, year: int,
-                quarters: dict[int, VisitRecord], place: tuple[str, str]) -> Grid:
-    town, village = place
-    title = f"鞍山市{town or '　　'}乡镇（街道）{village or '　　'}村（居）定期巡访情况表"
+                quarters: dict[int, VisitRecord], where: tuple[str, str]) -> Grid:
+    town, village = where
+    title = (f"鞍山市{place(town, 'township', '乡镇（街道）')}"
+             f"{place(village, 'village', '村（居）')}定期巡访情况表")
     g = Grid(f"{person.name}-{year}", title, 11, [12, 10] + [7.5] * 9)
     g.row(P("附件：", 11))
     g.row(T(title, 11))
@@ -232,7 +277,7 @@ def anshan_year(subject: Subject, person: Person, year: int,
         if rec is not None:
             mode = "实地" if rec.visit.mode == "in_person" else (
                 "电话" if rec.visit.mode == "phone" else None)
-        g.row(L(f"{year}年\n{qname}\n巡访情况", rowspan=1 + 2 * len(areas)), L("具体巡访时间"),
+        g.row(L(f"{year}年\n{qname}\n巡访情况", rowspan=2 + 2 * len(areas)), L("具体巡访时间"),
               V(f"{d.month}月{d.day}日" if d else "　月　日", 2), L("巡访人"),
               V(rec.visitor.name if rec and rec.visitor else "", 3), L("巡访方式"),
               V(checks(["实地", "电话"], mode), 2))
@@ -244,6 +289,10 @@ def anshan_year(subject: Subject, person: Person, year: int,
                 opts += [V(f"{CHECKED if o in chosen else UNCHECKED}{o}", align="center")
                          for o in ANSHAN_SCALE]
             g.row(*opts)
+        # The seed's sheet has no place for the seasonal checks, the problems found or
+        # the alerts raised: they go on the quarter's own 其他情况 line.
+        extra = "；".join(x for x in (others_text(rec), handling_text(rec)) if x) if rec else ""
+        g.row(L("其他情况"), V(extra, 9), height=36 if extra else None)
     return g
 
 
@@ -292,7 +341,7 @@ def _illness(rec: VisitRecord, qid: str) -> str:
     name = rec.answers.text(q(rec, "illness_name"))
     severe = "严重" in chosen
     return (f"{CHECKED if '无变化' in chosen else UNCHECKED}无变化　"
-            f"{CHECKED if severe else UNCHECKED}严重　疾病名称：{name if severe else ''}　"
+            f"{CHECKED if severe else UNCHECKED}严重　疾病名称：{name}　"
             f"{CHECKED if '转好' in chosen else UNCHECKED}转好")
 
 
@@ -304,8 +353,9 @@ def guangxi(rec: VisitRecord) -> Grid:
     g.row(T(title, 8))
     g.row(P(ymd(rec.day), 8, align="right"))
     g.row(S("一、探访对象基本情况", 8))
-    g.row(L("家庭住址"), V(f"{rec.county or '　　'}县（市、区）{rec.township or '　　'}乡镇（街道）"
-                       f"{rec.village or '　　'}村（居）{s.address or ''}", 4),
+    g.row(L("家庭住址"), V(f"{place(rec.county, 'county', '县（市、区）')}"
+                       f"{place(rec.township, 'township', '乡镇（街道）')}"
+                       f"{place(rec.village, 'village', '村（居）')}{s.address or ''}", 4),
           L("是否居住在户籍所在地", 2), V(yes_no(s.lives_at_hukou)))
     g.row(L("被探访人\n姓名"), V(p.name), L("联系电话"), V(p.phone or ""), L("紧急联系人"),
           V(s.emergency_contact_name or ""), L("联系电话"), V(s.emergency_contact_phone or ""))
@@ -342,7 +392,7 @@ def guangxi(rec: VisitRecord) -> Grid:
     g.row(S("五、探访情况", 8))
     seq = rec.visit.seq
     items = GUANGXI_ITEMS
-    n_rows = 1 + 1 + len(items) + 2 + 3
+    n_rows = 1 + 1 + len(items) + 3 + 3
     mode = {"phone": "电话问候", "in_person": "上门探访", "video": "互联网音（视）频探访"}.get(
         rec.visit.mode or "", "其他" if rec.visit.mode else None)
     g.row(L(f"第 {seq or '  '} 次开展探访\n{ymd(rec.day)}", rowspan=n_rows), L("探访方式", 2),
@@ -358,6 +408,7 @@ def guangxi(rec: VisitRecord) -> Grid:
     g.row(V(f"老年人服务需求：{rec.answers.text(q(rec, 'needs'))}", 7), height=36)
     sugg = "\n".join(x for x in (rec.answers.text(q(rec, "suggestions")), rec.handling()) if x)
     g.row(V(f"实施关爱服务建议：{sugg}", 7), height=36)
+    g.row(V(f"其他探访记录：{others_text(rec)}", 7), height=36)
     g.row(L("探访人员（签字）", 2), V("", 5))
     g.row(L("被探访人（签字）", 2), V("", 5))
     g.row(L("信息\n录入人\n（签字）", 2), V("年　月　日", 5, align="right"))
@@ -455,7 +506,7 @@ def linzi_info_form(session: Session, s: Subject, p: Person) -> Grid:
     g = Grid(f"信息采集表-{p.name}", title, 8, [12, 12, 12, 12, 12, 12, 12, 12])
     g.row(P("附件 1：", 8))
     g.row(T(title, 8))
-    g.row(P(f"{town or '　　'}镇（街道）", 8))
+    g.row(P(place(town, "township", "镇（街道）"), 8))
     g.row(L("姓名"), V(p.name), L("性别"), V(p.gender or ""), L("出生年月"),
           V(ym(p.birth_date), 3))
     g.row(L("身份证号码"), V(p.id_number or "", 2), L("家庭住址"), V(s.address or "", 4))

@@ -71,7 +71,8 @@ Q: dict[str, dict[str, str]] = {
     "liuzhou-2021": {"suggestions": "suggestions"},
     "linzi-2022": {"other_needs": "other_needs", "children_return": "child_return_date",
                    "notes": "problems_handling"},
-    "anshan-2020": {"needs": "problems_handling"},
+    # anshan's yearly sheet has no box for problems_handling: it goes on 其他情况
+    "anshan-2020": {},
     "guangxi-2023": {"household_change": "household_change", "illness_name": "illness_name",
                      "needs": "service_needs", "suggestions": "care_suggestion",
                      "care": "care_given", "satisfaction": "satisfaction"},
@@ -79,3 +80,22 @@ Q: dict[str, dict[str, str]] = {
 
 # Free-text duration of a visit in minutes, where a checklist asks it (time bank).
 DURATION_QUESTIONS = ("duration_minutes", "service_minutes")
+
+
+def placed(policy: str) -> frozenset[str]:
+    """The question ids a policy's record form shows in a place of the seed's own.
+
+    Every other answer a visit recorded is printed in the form's 备注 / 其他 line, so
+    nothing the visitor recorded is left off the form (issue: seasonal answers, yes/no
+    answers and alerts were missing)."""
+    ids: set[str] = set(Q.get(policy, {}).values())
+    for _area, items in AREAS.get(policy, []):
+        ids.update(qid for _label, qid in items)
+    if policy == "linzi-2022":
+        ids.update(qid for _label, qid in LINZI_ITEMS)
+        ids.update(x for _label, need, met in LINZI_NEEDS for x in (need, met))
+    elif policy == "guangxi-2023":
+        ids.update(qid for _a, _i, qid, _o in GUANGXI_ITEMS)
+        # the form prints the visit's own number, which visit_no is filled from
+        ids.update({"household_increase", "household_decrease", "visit_no"})
+    return frozenset(ids)

@@ -114,3 +114,22 @@ class Grid:
 
     def col_widths(self) -> list[float]:
         return self.widths or [12.0] * self.ncols
+
+
+# The words a place name of each level may already end in: 凤凰镇, 东关村, 柳江区 …
+LEVEL_WORDS = {
+    "county": ("县", "区", "市", "旗"),
+    "township": ("镇", "乡", "街道", "苏木", "办事处"),
+    "village": ("村", "居", "社区", "居委会", "村委会", "嘎查"),
+}
+BLANK = "　　"
+
+
+def place(name: str | None, level: str, word: str) -> str:
+    """A place name as the seed's blank prints it: 「____镇（街道）」 filled with 东关 gives
+    东关镇（街道）, with 凤凰镇 gives 凤凰镇 — a name already ending in its level's word is
+    printed as it is; no name leaves the blank."""
+    name = (name or "").strip()
+    if not name:
+        return BLANK + word
+    return name if name.endswith(LEVEL_WORDS[level]) else name + word

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -20,10 +19,11 @@ from store.models import Person, Subject, Visit
 from store.reports.audit import audit
 from store.reports.forms import household_facts, linzi_info_form, liuzhou, write_grids, ym
 from store.reports.formspec import Q
-from store.reports.layout import Grid, P, T
+from store.reports.layout import Grid, P, T, place
 from store.reports.period import Month
 from store.reports.queries import Scope, load_scope, subjects_in_scope
 from store.reports.records import load_cases, load_visit_records
+from store.workbook import append, cell, print_setup
 
 BATCH = 2000
 
@@ -49,32 +49,50 @@ LIUZHOU_NOTE = ("访视对象类型:1.独居、重残、重病的分散供养特
 
 def _list_xlsx(path: Path, title: str, header: list[str], widths: list[int], lead: str,
                rows: Iterator[list[object]], foot: list[str], total: int | None = None) -> int:
-    """A titled list in a write-only workbook: rows go to disk as they are produced."""
+    """A titled list in a write-only workbook: rows go to disk as they are produced.
+
+    Bordered, wrapped cells, A4 landscape fitted to the page width, header row repeated on
+    every page: it prints as the PDF does."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title[:28])
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = w
-    t = WriteOnlyCell(ws, value=title)
+    print_setup(ws, title_rows="3:3")
+    t = cell(ws, title)
     t.font = Font(name="宋体", bold=True, size=14)
     t.alignment = Alignment(horizontal="center")
-    ws.append([t])
+    append(ws, [t])
     ws.merged_cells.add(f"A1:{get_column_letter(len(header))}1")
-    ws.append([lead])
+    append(ws, [lead])
     heads = []
     for h in header:
-        c = WriteOnlyCell(ws, value=h)
+        c = cell(ws, h)
         c.font = Font(name="宋体", bold=True)
+        c.border = _BOX
+        c.alignment = _WRAP
         heads.append(c)
-    ws.append(heads)
+    append(ws, heads)
     n = 0
     for n, row in enumerate(tqdm(rows, total=total, file=sys.stderr, leave=False,  # noqa: B007
                                  desc=title[:12], disable=total is not None and total < 5000),
                             1):
-        ws.append(row)
+        append(ws, [_boxed(ws, v) for v in row])
     for line in foot:
-        ws.append([line])
+        append(ws, [line])
     wb.save(path)
     return n
+
+
+_THIN = Side(style="thin")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_WRAP = Alignment(vertical="center", wrap_text=True)
+
+
+def _boxed(ws: Any, value: object) -> Any:
+    c = cell(ws, value)
+    c.border = _BOX
+    c.alignment = _WRAP
+    return c
 
 
 def _list_pdf(path: Path, title: str, header: list[str], lead: str, rows: Iterator[list[object]],
@@ -104,18 +122,20 @@ def _county_of(session: Session, scope: Scope) -> str:
 def export_liuzhou(session: Session, roots: list[int], month: Month, annex: int, fmt: str,
                    path: Path, actor_id: int | None = None) -> Path:
     scope = load_scope(session, roots)
-    county = _county_of(session, scope) or "　　"
+    county = place(_county_of(session, scope), "county", "县（区、新区）")
     lead = f"填报单位：{scope.title}　　　　时间：{month.last.year}年{month.last.month}月　日"
-    foot = [LIUZHOU_NOTE, "填表人：　　　　　　　　联系电话："]
+    # 附件1 says 填表人, 附件2 填报人 (柳州 seed, 附件1 and 附件2 footers)
+    signer = "填报人" if annex == 2 else "填表人"
+    foot = [LIUZHOU_NOTE, f"{signer}：　　　　　　　　联系电话："]
     if annex == 1:
-        title = f"柳州市{county}县（区、新区）特殊民政服务对象纳入访视人员名单"
+        title = f"柳州市{county}特殊民政服务对象纳入访视人员名单"
         rows = ([n, s.name, s.gender, s.id_number, s.address, liuzhou_types(s.categories), ""]
                 for n, s in enumerate(subjects_in_scope(session, scope, month.last), 1))
         count = _write_list(fmt, path, title, ["序号", "姓名", "性别", "身份证号码", "住址",
                                                 "访视对象类型（1至4）", "备注"],
                             [6, 10, 6, 21, 36, 12, 16], lead, rows, foot)
     elif annex == 2:
-        title = f"柳州市{county}县（区、新区）特殊民政服务对象访视情况月汇总表"
+        title = f"柳州市{county}特殊民政服务对象访视情况月汇总表"
         count = _write_list(fmt, path, title, ["序号", "姓名", "性别", "住址",
                                                 "访视对象类型（1至4）", "访视人", "访视时间",
                                                 "有关建议", "落实情况"],
@@ -141,7 +161,7 @@ def export_liuzhou(session: Session, roots: list[int], month: Month, annex: int,
 
 
 def liuzhou_blank(county: str) -> Grid:
-    title = f"柳州市{county}县（区、新区）特殊民政服务对象访视情况登记表"
+    title = f"柳州市{county}特殊民政服务对象访视情况登记表"
     g = Grid("登记表", title, 2, [14, 60])
     g.row(T(title, 2))
     g.row(P("本月无已归档的访视记录。", 2))

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -31,6 +31,7 @@ from store.reports.queries import (
     monthly_figures,
     not_visited,
 )
+from store.workbook import append, cell, print_setup
 
 SUMMARY_HEADER = ["乡镇（街道）", "村（居）", "对象数", "应访次数", "按时完成", "逾期完成",
                   "未访", "待访", "本月已访次数", *MODE_COLUMNS.values(), "已访对象",
@@ -77,10 +78,10 @@ _SUB_FILL = PatternFill("solid", fgColor="F2F2F2")
 
 
 def _cells(ws: WriteOnlyWorksheet, values: list[object], *, bold: bool = False,
-           fill: PatternFill | None = None, pct_col: int | None = None) -> list[WriteOnlyCell]:
+           fill: PatternFill | None = None, pct_col: int | None = None) -> list[Any]:
     out = []
     for i, v in enumerate(values):
-        c = WriteOnlyCell(ws, value=v)
+        c = cell(ws, v)
         c.border = _BOX
         c.font = Font(name="宋体", bold=bold, size=10)
         c.alignment = Alignment(vertical="center", wrap_text=bold)
@@ -93,10 +94,10 @@ def _cells(ws: WriteOnlyWorksheet, values: list[object], *, bold: bool = False,
 
 
 def _title(ws: WriteOnlyWorksheet, text: str, width: int) -> None:
-    c = WriteOnlyCell(ws, value=text)
+    c = cell(ws, text)
     c.font = Font(name="宋体", bold=True, size=14)
     c.alignment = Alignment(horizontal="center")
-    ws.append([c])
+    append(ws, [c])
     ws.merged_cells.add(f"A1:{get_column_letter(width)}1")
 
 
@@ -110,28 +111,30 @@ def write_monthly_xlsx(f: MonthlyFigures, lines: Iterator[SubjectLine], n_lines:
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = w
     ws.freeze_panes = "C4"
+    print_setup(ws, title_rows="3:3")
     _title(ws, f"{f.scope.title} {f.month.label} 探访情况月汇总", len(SUMMARY_HEADER))
-    ws.append([f"统计口径：{f.month.first}～{f.month.last}；截至 {f.as_of}。月探访率＝本月已访对象÷"
-               "对象数；应访＝按时完成＋逾期完成＋未访＋待访。"])
-    ws.append(_cells(ws, list(SUMMARY_HEADER), bold=True, fill=_HEAD_FILL))
+    append(ws, [f"统计口径：{f.month.first}～{f.month.last}；截至 {f.as_of}。"
+                "月探访率＝本月已访对象÷对象数；应访＝按时完成＋逾期完成＋未访＋待访。"])
+    append(ws, _cells(ws, list(SUMMARY_HEADER), bold=True, fill=_HEAD_FILL))
     pct = SUMMARY_HEADER.index("月探访率")
     for ln in summary_lines(f):
         fill = None if ln.kind == "village" else _SUB_FILL
-        ws.append(_cells(ws, line_cells(ln), bold=ln.kind != "village", fill=fill, pct_col=pct))
+        append(ws, _cells(ws, line_cells(ln), bold=ln.kind != "village", fill=fill, pct_col=pct))
 
     ws2 = wb.create_sheet("本月未探访对象")
     for i, w in enumerate([7, 14, 14, 10, 6, 36, 24, 10, 13], 1):
         ws2.column_dimensions[get_column_letter(i)].width = w
     ws2.freeze_panes = "A3"
+    print_setup(ws2, title_rows="2:2")
     _title(ws2, f"{f.scope.title} {f.month.label} 未探访对象名单（{n_lines}人）", len(LIST_HEADER))
-    ws2.append(_cells(ws2, list(LIST_HEADER), bold=True, fill=_HEAD_FILL))
+    append(ws2, _cells(ws2, list(LIST_HEADER), bold=True, fill=_HEAD_FILL))
     n = 0
     bar = tqdm(total=n_lines, desc="未探访名单", unit="人", file=sys.stderr,
                disable=not progress, leave=False)
     for n, s in enumerate(lines, 1):
         town, village = f.scope.path(s.jurisdiction_id)
         # Plain values (not styled cells): a 50,000-row list stays fast and small.
-        ws2.append([n, town, village, s.name, s.gender, s.address, "、".join(s.categories),
+        append(ws2, [n, town, village, s.name, s.gender, s.address, "、".join(s.categories),
                     s.visitor, s.last_visit])
         bar.update()
     bar.close()

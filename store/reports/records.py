@@ -74,6 +74,11 @@ class Answers:
             out.update(p.strip() for p in a.display.replace("，", "、").split("、"))
         return out
 
+    def recorded(self) -> list[str]:
+        """Ids of the questions answered with something to show (not the engine's own
+        _mode/_date, which the form prints as 探访方式 and the date)."""
+        return [qid for qid in self.by_id if not qid.startswith("_") and self.text(qid)]
+
     def flagged(self) -> list[Answer]:
         return [a for a in self.by_id.values() if a.severity]
 
@@ -129,6 +134,17 @@ class VisitRecord:
                 text += f"：{c.resolution}"
             parts.append(text)
         return "；".join(parts)
+
+
+def question_labels(policy: str) -> list[tuple[str, str, str]]:
+    """(question id, section, label) of a policy's checklist, in the checklist's order."""
+    from conversations.checklist import ChecklistError, load_checklist
+
+    try:
+        cl = load_checklist(policy)
+    except ChecklistError:
+        return []
+    return [(q.id, q.section, q.label) for q in cl.questions]
 
 
 def place_names(session: Session, jid: int | None) -> tuple[str, str, str]:

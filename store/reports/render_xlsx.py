@@ -11,6 +11,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from store.reports.layout import Grid
+from store.workbook import print_setup, put
 
 THIN = Side(style="thin", color="000000")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -39,7 +40,7 @@ def write_grid(ws: Worksheet, grid: Grid) -> None:
     lines_per_row: dict[int, int] = {}
     for cell in grid.cells:
         r, c = cell.row + 1, cell.col + 1
-        xc = ws.cell(row=r, column=c, value=cell.text or None)
+        xc = put(ws, r, c, cell.text or None)
         bold = cell.kind in ("label", "section", "title")
         size = 16 if cell.kind == "title" else 10.5
         xc.font = Font(name=FONT, bold=bold, size=size)
@@ -62,12 +63,7 @@ def write_grid(ws: Worksheet, grid: Grid) -> None:
     for row, lines in lines_per_row.items():
         fixed = grid.heights.get(row)
         ws.row_dimensions[row + 1].height = fixed or max(20.0, 15.0 * lines + 4)
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = "landscape" if grid.landscape else "portrait"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
+    print_setup(ws, landscape=grid.landscape)
 
 
 def grids_to_xlsx(grids: list[Grid], path: Path) -> Path:

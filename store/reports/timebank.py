@@ -1,7 +1,10 @@
 """时间银行 (linzi): hours of service per volunteer per month, from filed visits.
 
-A visit counts the minutes the visitor answered (when the checklist asks a duration
-question) or else a configurable default per mode.
+A visit counts the minutes the visitor answered when its checklist asks a duration
+question; a visit whose visitor skipped that question (「不需要」) counts nothing. Only
+visits of checklists that never ask a duration count a configurable default per mode.
+Village cadres (村（居）干部) visit as their duty, not as volunteers: the seed's time bank
+is for 党员志愿者、社会工作者、低龄健康老人 (临淄 2022 (四)), so they are not listed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from store.reports.audit import audit
 from store.reports.formspec import DURATION_QUESTIONS
 from store.reports.period import Month
 from store.reports.queries import MODE_COLUMNS, load_scope, mode_bucket
+from store.reports.records import question_labels
 
 DEFAULT_HOURS = {"in_person": 1.0, "video": 0.5, "phone": 0.25, "other": 0.5}
 
@@ -42,6 +46,15 @@ def _minutes(v: object) -> float | None:
         return None
 
 
+def is_cadre(title: str | None) -> bool:
+    return bool(title) and "干部" in str(title)
+
+
+def _asks_duration(policy: str) -> bool:
+    """Does this policy's checklist ask how long the visit took?"""
+    return any(qid in DURATION_QUESTIONS for qid, _s, _l in question_labels(policy))
+
+
 def timebank(session: Session, roots: list[int], month: Month,
              hours_by_mode: Mapping[str, float] = DEFAULT_HOURS) -> list[VolunteerHours]:
     """One streamed pass over the month's filed visits in scope (visit × duration answer)."""
@@ -50,7 +63,7 @@ def timebank(session: Session, roots: list[int], month: Month,
     vis = aliased(Person)
     title = (select(Role.title).where(Role.person_id == Visit.visitor_id, Role.role == "visitor")
              .correlate(Visit).limit(1).scalar_subquery())
-    q = (select(Visit.visitor_id, vis.name, title, Visit.mode, Answer.value)
+    q = (select(Visit.visitor_id, vis.name, title, Visit.mode, Answer.value, Visit.policy)
          .join(subj, subj.id == Visit.subject_id)
          .join(vis, vis.id == Visit.visitor_id)
          .outerjoin(Answer, and_(Answer.visit_id == Visit.id,
@@ -60,12 +73,18 @@ def timebank(session: Session, roots: list[int], month: Month,
                 subj.jurisdiction_id.in_(scope.ids))
          .execution_options(yield_per=5000))
     out: dict[int, VolunteerHours] = {}
-    for pid, name, ttl, mode, value in session.execute(q):
+    asks: dict[str, bool] = {}
+    for pid, name, ttl, mode, value, policy in session.execute(q):
+        if is_cadre(ttl):
+            continue
         row = out.setdefault(pid, VolunteerHours(pid, name, ttl))
         bucket = mode_bucket(mode)
         row.visits[bucket] += 1
         minutes = _minutes(value)
-        row.hours += minutes / 60 if minutes is not None else hours_by_mode.get(bucket, 0.5)
+        if minutes is not None:
+            row.hours += minutes / 60
+        elif not asks.setdefault(policy, _asks_duration(policy)):
+            row.hours += hours_by_mode.get(bucket, 0.5)
     return sorted(out.values(), key=lambda r: (-r.hours, r.name, r.person_id))
 
 
@@ -79,8 +98,8 @@ def export_timebank(session: Session, roots: list[int], month: Month, fmt: str, 
               "服务时长（小时）"]
     data = ([i, r.name, r.title, *(r.visits[k] for k in MODE_COLUMNS), round(r.hours, 2)]
             for i, r in enumerate(rows, 1))
-    lead = ("时长：按探访记录的服务分钟数；未记录的按方式计（上门 1 小时、视频 0.5 小时、"
-            "电话 0.25 小时、其他 0.5 小时）。")
+    lead = ("时长：按探访记录的服务分钟数；跳过时长的不计；清单不问时长的按方式计（上门 1 小时、"
+            "视频 0.5 小时、电话 0.25 小时、其他 0.5 小时）。村（居）干部不计入。")
     _write_list(fmt, path, f"{scope.title} {month.label} 时间银行服务时长", header,
                 [6, 12, 12, 8, 8, 8, 8, 14], lead, iter(data),
                 [f"合计：{round(sum(r.hours for r in rows), 2)} 小时"])

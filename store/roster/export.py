@@ -31,18 +31,11 @@ from store.models import (
 )
 from store.roster.columns import ROSTER_COLUMNS, STAFF_COLUMNS, Column
 from store.roster.importer import local_today
-from store.roster.read import FORMULA_PREFIXES
+from store.workbook import append, cell, neutralize
 
 ID_KEYS = frozenset({"id_number", "visitor_id", "disability_cert"})  # 残疾人证号 = ID + 2
 PHONE_KEYS = frozenset({"phone", "emergency_phone", "child_phone", "visitor_phone"})
 TEXT_KEYS = ID_KEYS | PHONE_KEYS  # XLSX cells formatted as text so Excel keeps all digits
-
-
-def neutralize(value: Any) -> Any:
-    """Quote a text cell Excel would evaluate: `=1+1` → `'=1+1`."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def export_roster(session_factory: sessionmaker[Session], path: str | Path, *,
@@ -225,7 +218,6 @@ def _write(path: Path, columns: Sequence[Column], rows: list[dict[str, Any]],
                 writer.writerow(["" if v is None else v for v in _cells(columns, row)])
         return
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=True)
@@ -233,25 +225,25 @@ def _write(path: Path, columns: Sequence[Column], rows: list[dict[str, Any]],
     bold = Font(bold=True)
     header = []
     for c in columns:
-        cell = WriteOnlyCell(ws, value=c.header)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
+        head = cell(ws, c.header)
+        head.font = bold
+        header.append(head)
+    append(ws, header)
     text_cols = [c.key in TEXT_KEYS for c in columns]
     for row in rows:
         out: list[Any] = []
         for is_text, value in zip(text_cols, _cells(columns, row), strict=True):
             if is_text:
-                cell = WriteOnlyCell(ws, value=value)
-                cell.number_format = "@"
-                out.append(cell)
+                text = cell(ws, value)
+                text.number_format = "@"
+                out.append(text)
             else:
                 out.append(value)
-        ws.append(out)
+        append(ws, out)
     if notes:
         help_ws = wb.create_sheet("填写说明")
         for line in notes:
-            help_ws.append([line])
+            append(help_ws, [line])
     wb.save(path)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from store.roster.columns import header_score
+from store.workbook import FORMULA_PREFIXES
 
 Cell = object  # str | int | float | datetime | date | None, as the sheet holds it
 
@@ -25,7 +26,6 @@ RATIO_FLOOR = 16 * 1024 * 1024  # small files may compress well; only big expans
 MAX_UNCOMPRESSED = 1024 * 1024 * 1024
 MAX_ENTRIES = 10_000
 HEADER_SCAN_ROWS = 10  # a title row or two ("XX县特殊老年人名单", "填报单位") may precede
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class RosterFileError(ValueError):
