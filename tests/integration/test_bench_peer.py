@@ -1,0 +1,49 @@
+"""`python -m bench.peer`, small: the hand-written peer and visitbot each walk a few
+visitors a few steps through the same load generator and Bot API, and the run says what
+happened (every visitor got every next question, the answers are stored, the Bot API
+calls and transactions counted). Speed is read from the figures, never asserted."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench import peer
+
+VISITORS, STEPS = 3, 6
+
+
+@pytest.mark.postgres
+def test_peer_and_visitbot_walk_the_same_loop(pg_url: str) -> None:
+    peer.prepare(pg_url, VISITORS)
+    rows = asyncio.run(peer.compare(pg_url, VISITORS, STEPS, rounds=1, say=lambda s: None))
+    assert [r["bot"] for r in rows] == ["peer", "visitbot"]
+    for r in rows:
+        # every visitor took every step and each one brought the next question
+        assert r["walked_all"] == VISITORS and r["stuck"] == 0, r
+        assert r["answers"] == VISITORS * STEPS
+        assert r["answers_per_s"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0
+        assert r["cpu_ms_per_answer"] > 0
+    by_bot = {r["bot"]: r for r in rows}
+
+    p = by_bot["peer"]
+    # /start, then one committed answer and one sendMessage per step
+    assert p["stored"] == VISITORS * (STEPS - 1)
+    assert p["calls"] == {"sendMessage (http)": VISITORS * STEPS}
+    assert p["api_calls_per_answer"] == 1 and p["response_calls_per_answer"] == 0
+    assert p["xacts"] >= p["stored"]
+
+    v = by_bot["visitbot"]
+    # 待访, then buttons: every press is acknowledged, every step answered in the
+    # webhook's response, the pressed questions' answers stored
+    assert v["presses"] >= VISITORS * (STEPS - 2)
+    assert v["calls"]["answerCallbackQuery (http)"] == v["presses"]
+    assert v["calls"]["sendMessage (webhook)"] == VISITORS * STEPS
+    assert VISITORS * (STEPS - 3) <= v["stored"] <= v["presses"]
+    assert v["xacts"] >= v["stored"]
+    assert table_row(rows, "peer") and table_row(rows, "visitbot")
+
+
+def table_row(rows: list[dict[str, object]], bot: str) -> bool:
+    return any(line.startswith(f"| {bot} |") for line in peer.table(rows).splitlines())
