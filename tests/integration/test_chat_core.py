@@ -218,3 +218,29 @@ def test_emergency_reaches_township_and_county_at_once(chat: tuple[Chat, World],
     else:  # one message: the emergency, and a request to call since no one has lately
         assert len(child) == 1 and "较少接到子女的电话" in child[0] and "危重病情" in child[0]
     assert c.outbox_to(f"p{w.other_child}") == []
+
+
+def test_two_findings_of_a_kind_make_one_card_and_the_family_one_message(
+        chat: tuple[Chat, World]) -> None:
+    c, w = chat
+    walk_checklist(c, w.visitor, risky="none",
+                   say={"illness": "较差", "mobility": "较差", "gas_safety": "较差"})
+    with c.sessions() as s:
+        health = s.scalars(select(Case).where(Case.subject_id == w.subject,
+                                              Case.kind == "health")).one()
+    cards = [m.text for m in c.outbox_to(f"p{w.township_officer}")
+             if f"个案 {health.id}" in m.text]
+    assert len(cards) == 1
+    card = cards[0]
+    # every finding, the address, the visitor with a masked phone, in Chinese words
+    assert "疾病情况：较差" in card and "行动情况：较差" in card
+    assert "测试村1号" in card and "李探访" in card and "138****0001" in card
+    assert "身体健康" in card and "health" not in card
+    # three findings, two cases at once and a watch one: the child gets one message
+    child = c.outbox_to(f"p{w.child}")
+    assert len(child) == 1
+    assert "身体健康" in child[0].text and "燃气安全" in child[0].text
+    # /cases speaks Chinese too
+    listed = "\n".join(m.text for m in c.say(w.township_officer, "个案"))
+    assert "身体健康" in listed and "待处理" in listed
+    assert not any(code in listed for code in ("health", "open", "acked", "watch"))
