@@ -8,6 +8,12 @@ the end of the batch), so a crash can at worst repeat the few messages whose ack
 not been written yet. The idempotency key travels in `Outgoing.meta["outbox_key"]` for
 channels whose platform can deduplicate.
 
+Priority: a round sends its emergency rows, then its high ones, then the rest, each
+group finished before the next starts. When an emergency or high row fails on a
+platform, the round's lower rows for that platform go back unsent until its retry
+(and `claim` keeps them back meanwhile), so a platform that answers again delivers the
+alert first. Every failed attempt is logged at WARNING with the outbox id.
+
 Sync SQLAlchemy runs in worker threads (`asyncio.to_thread`); sending is asyncio.
 """
 
@@ -29,10 +35,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from conversations.messages import Address, Channel, Outgoing, SendResult
 from scheduler.ratelimit import BucketMap, TokenBucket
 from store.base import utcnow
-from store.outbox import on_commit_of_due
+from store.outbox import ROUTINE, on_commit_of_due
 from store.outbox_delivery import Claimed, Outcome, claim, record
 
 log = logging.getLogger(__name__)
+
+# An emergency or high row is tried again at least this often, however many attempts
+# failed: while it waits, lower messages on its platform wait too.
+URGENT_RETRY_CAP = 60.0
 
 
 @dataclass
@@ -163,7 +173,13 @@ class Dispatcher:
         for msg in claimed:
             groups.setdefault((msg.platform, msg.external_id), []).append(msg)
         ctx = _Round(current, mono0, recorder, sem, stats)
-        await asyncio.gather(*(self._send_group(ctx, msgs) for msgs in groups.values()))
+        # emergency recipients first, then high, then the rest: each tier done before
+        # the next begins, so an alert never queues behind routine sends
+        tiers: dict[int, list[list[Claimed]]] = {}
+        for msgs in groups.values():
+            tiers.setdefault(min(m.priority for m in msgs), []).append(msgs)
+        for tier in sorted(tiers):
+            await asyncio.gather(*(self._send_group(ctx, msgs) for msgs in tiers[tier]))
         await recorder.close()
         return stats
 
@@ -180,6 +196,14 @@ class Dispatcher:
     async def _send_group(self, ctx: _Round, msgs: Sequence[Claimed]) -> None:
         """One recipient's messages, in order, one after the other."""
         for i, msg in enumerate(msgs):
+            hold = ctx.held.get(msg.platform)
+            if hold is not None and msg.priority > hold[0]:
+                # an alert of this platform failed this round: it stays ahead
+                for rest in msgs[i:]:
+                    ctx.recorder.add(Outcome(rest.id, "pending", not_before=hold[1],
+                                             refund_attempt=True))
+                    ctx.stats.deferred += 1
+                return
             recipient = self._recipient_buckets[msg.platform].get(msg.external_id)
             platform = self._platform_buckets[msg.platform]
             wait = max(recipient.wait_for_next(), platform.wait_for_next())
@@ -218,11 +242,13 @@ class Dispatcher:
     def _outcome(self, msg: Claimed, result: SendResult, ctx: _Round) -> Outcome:
         if result.ok:
             ctx.stats.sent += 1
-            return Outcome(msg.id, "sent", provider_id=result.provider_id)
+            return Outcome(msg.id, "sent", provider_id=result.provider_id,
+                           follow_up=msg.on_sent)
         error = (result.error or "send failed")[:2000]
         if result.permanent or msg.attempts >= self.max_attempts:
             ctx.stats.failed += 1
-            log.warning("outbox %s failed after %d attempts: %s", msg.id, msg.attempts, error)
+            log.warning("outbox %s (%s, %s) failed for good after %d attempts: %s",
+                        msg.id, msg.kind, msg.platform, msg.attempts, error)
             return Outcome(msg.id, "failed", error=error)
         ctx.stats.retried += 1
         if result.retry_after is not None:
@@ -231,8 +257,16 @@ class Dispatcher:
             wait = result.retry_after * (1 + self.rng.uniform(0, 0.1))
         else:
             wait = self.backoff.delay(msg.attempts, self.rng)
-        return Outcome(msg.id, "pending", error=error,
-                       not_before=ctx.current() + timedelta(seconds=wait))
+        if msg.priority < ROUTINE:
+            wait = min(wait, URGENT_RETRY_CAP)
+        retry_at = ctx.current() + timedelta(seconds=wait)
+        log.warning("outbox %s (%s, %s) attempt %d failed: %s; retry in %.0f s",
+                    msg.id, msg.kind, msg.platform, msg.attempts, error, wait)
+        if msg.priority < ROUTINE:
+            held = ctx.held.get(msg.platform)
+            if held is None or (msg.priority, retry_at) < held:
+                ctx.held[msg.platform] = (msg.priority, retry_at)
+        return Outcome(msg.id, "pending", error=error, not_before=retry_at)
 
     # --- forever --------------------------------------------------------------------
 
@@ -283,6 +317,8 @@ class _Round:
     recorder: _Recorder
     sem: asyncio.Semaphore
     stats: DispatchStats
+    # platform → (priority, retry time) of an alert that failed this round
+    held: dict[str, tuple[int, datetime]] = dataclasses.field(default_factory=dict)
 
 
 async def drain_async(session_factory: sessionmaker[Session], channels: Mapping[str, Channel],

@@ -374,6 +374,10 @@ class OutboxMessage(Base):
         Index("ix_outbox_waiting", "not_before",
               postgresql_where=text("status IN ('pending', 'sending')"),
               sqlite_where=text("status IN ('pending', 'sending')")),
+        # The few waiting emergency and high-priority rows, claimed before the rest.
+        Index("ix_outbox_urgent", "priority", "not_before",
+              postgresql_where=text("status IN ('pending', 'sending') AND priority < 2"),
+              sqlite_where=text("status IN ('pending', 'sending') AND priority < 2")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -392,6 +396,11 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(128))
+    # 0 emergency, 1 high, 2 everything else: the dispatcher serves lower numbers first
+    priority: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    # a message to write when this one is delivered (the visitor's 「已送达」 after an
+    # alert): {"person_id", "key", "kind", "payload"}
+    on_sent: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class AuditEntry(Base):

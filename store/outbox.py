@@ -20,6 +20,15 @@ from store.upsert import insert_ignore
 # Preference when a person has several bound accounts: staff platforms first.
 PLATFORM_PREFERENCE = ("wecom", "wechat", "telegram", "console")
 
+# The dispatcher serves lower numbers first; a retried row keeps lower ones behind it.
+PRIORITY = {"emergency": 0, "high": 1}
+ROUTINE = 2
+
+
+def priority_of(severity: str | None) -> int:
+    """0 for an emergency, 1 for high risk, 2 for everything else."""
+    return PRIORITY.get(severity or "", ROUTINE)
+
 # Set on a session that wrote a message due now; its commit wakes this process's
 # dispatchers, so an alert leaves at once instead of at the next poll.
 _DUE_NOW = "visitbot.outbox_due_now"
@@ -56,8 +65,13 @@ def enqueue(
     person_id: int | None = None,
     not_before: datetime | None = None,
     status: str = "pending",
+    priority: int = ROUTINE,
+    on_sent: dict[str, Any] | None = None,
 ) -> bool:
-    """Add one message; False if a message with this key exists already."""
+    """Add one message; False if a message with this key exists already.
+
+    `on_sent`: a message written in the same transaction that records this one's
+    delivery, {"person_id", "key", "kind", "payload"} (see `store.outbox_delivery`)."""
     now = utcnow()
     row = {
         "idempotency_key": key,
@@ -71,7 +85,10 @@ def enqueue(
         "not_before": not_before or now,
         "created_at": now,
         "sent_at": now if status == "sent" else None,
+        "priority": priority,
     }
+    if on_sent is not None:  # left out, not JSON null
+        row["on_sent"] = on_sent
     added = insert_ignore(session, OutboxMessage.__table__, row, ["idempotency_key"]) == 1
     if added and status == "pending" and _due(row["not_before"], now):
         session.info[_DUE_NOW] = True
@@ -104,6 +121,8 @@ def enqueue_to_person(
     kind: str,
     payload: dict[str, Any],
     not_before: datetime | None = None,
+    priority: int = ROUTINE,
+    on_sent: dict[str, Any] | None = None,
 ) -> bool:
     """Queue a message to a person's primary account; False if unbound or duplicate."""
     account = primary_account(session, person_id)
@@ -118,6 +137,8 @@ def enqueue_to_person(
         payload=payload,
         person_id=person_id,
         not_before=not_before,
+        priority=priority,
+        on_sent=on_sent,
     )
 
 

@@ -5,6 +5,11 @@ that dies leaves its rows 'sending' with a lease that runs out; they are then du
 again, so a crash loses nothing. While a lease runs, no one else touches the row, so
 two dispatchers never send the same row at once. `attempts` counts claims, which
 makes a message that crashes its dispatcher every time end as 'failed' too.
+
+Priority: emergency rows (0) are claimed before high ones (1), before the rest (2).
+While an emergency or high row waits for its retry on a platform, nothing of lower
+priority on that platform is claimed, so when the platform answers again the alert
+goes first instead of behind the messages that queued up meanwhile.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Jurisdiction, OutboxMessage, Person
+from store.outbox import ROUTINE, enqueue_to_person
 
 OUTBOX = OutboxMessage.__table__
 
@@ -34,6 +40,8 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int  # including this claim
     person_id: int | None
+    priority: int = ROUTINE
+    on_sent: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class Outcome:
     not_before: datetime | None = None
     # a release (rate limit, lease too short) is no attempt: give back the claim's count
     refund_attempt: bool = False
+    # written with a 'sent' outcome: the claimed row's `on_sent` message
+    follow_up: dict[str, Any] | None = None
 
 
 def _due(now: datetime) -> list[Any]:
@@ -59,6 +69,21 @@ def _due(now: datetime) -> list[Any]:
         and_(c.status == "sending", c.claimed_until < now),
         and_(c.status == "pending", c.not_before <= now),
     ]
+
+
+# Spelled as a literal so that PostgreSQL matches the partial index ix_outbox_urgent.
+_URGENT = OUTBOX.c.priority < literal_column(str(ROUTINE))
+
+
+def held_platforms(session: Session, now: datetime) -> dict[str, int]:
+    """Platforms where an emergency or high row waits for its retry, with its priority:
+    nothing of lower priority on that platform is claimed until it has gone."""
+    c = OUTBOX.c
+    rows = session.execute(
+        select(c.platform, func.min(c.priority))
+        .where(c.status == "pending", _URGENT, c.attempts > 0, c.not_before > now)
+        .group_by(c.platform)).all()
+    return {str(p): int(prio) for p, prio in rows}
 
 
 def claim(
@@ -85,16 +110,20 @@ def claim(
         "attempts": c.attempts + 1,
     }
     returning = (c.id, c.idempotency_key, c.platform, c.external_id, c.kind, c.payload,
-                 c.attempts, c.person_id)
+                 c.attempts, c.person_id, c.priority, c.on_sent)
+    held = held_platforms(session, now)
+    behind = [or_(c.platform != p, c.priority <= prio) for p, prio in sorted(held.items())]
     rows: list[Any] = []
-    for due in _due(now):
+    # urgent rows first (a tiny index), then everything in order of due time
+    phases = [((_URGENT,), (c.priority, c.not_before)), ((), (c.not_before,))]
+    for (only, order), due in ((phase, due) for phase in phases for due in _due(now)):
         want = limit - len(rows)
         if want <= 0:
             break
         inner = (
             select(c.id)
-            .where(due, c.platform.in_(sorted(platforms)))
-            .order_by(c.not_before)
+            .where(due, c.platform.in_(sorted(platforms)), *only, *behind)
+            .order_by(*order)
             .limit(want)
         )
         if session.get_bind().dialect.name == "postgresql":
@@ -118,7 +147,8 @@ def claim(
         rows.extend(session.execute(stmt).all())
     session.commit()
     out = [Claimed(*row) for row in rows]
-    out.sort(key=lambda m: m.id)  # creation order, so one recipient's messages stay in order
+    # by priority, then creation order, so one recipient's messages stay in order
+    out.sort(key=lambda m: (m.priority, m.id))
     return out
 
 
@@ -136,6 +166,12 @@ def record(session: Session, worker_id: str, now: datetime, outcomes: Sequence[O
                     claimed_until=None, last_error=None),
             [{"b_id": o.id, "b_provider": o.provider_id} for o in sent],
         )
+        # the follow-ups (the visitor's 「已送达」) commit with the delivery they report
+        for o in sent:
+            f = o.follow_up
+            if f:
+                enqueue_to_person(session, person_id=int(f["person_id"]), key=str(f["key"]),
+                                  kind=str(f.get("kind") or "notice"), payload=f["payload"])
     if other:
         # Only while we still hold the claim: a lease that ran out belongs to another.
         session.execute(

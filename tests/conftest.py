@@ -95,10 +95,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Pat
         path = tmp_path / "visitbot.db"
         shutil.copy(_sqlite_template, path)
         yield f"sqlite:///{path}"
+        check_outbox_masked(f"sqlite:///{path}")
         return
     name = _new_pg_db()
     try:
         yield f"{PG_BASE}/{name}"
+        check_outbox_masked(f"{PG_BASE}/{name}")
     finally:
         _drop_pg_db(name)
 
@@ -109,6 +111,7 @@ def pg_url() -> Iterator[str]:
     name = _new_pg_db()
     try:
         yield f"{PG_BASE}/{name}"
+        check_outbox_masked(f"{PG_BASE}/{name}")
     finally:
         _drop_pg_db(name)
 
@@ -181,3 +184,39 @@ def _no_formula_written() -> Iterator[None]:
     _formula_cells.clear()
     if found:
         pytest.fail("a workbook was written with formula cells:\n" + "\n".join(found[:20]))
+# --- no message the suite writes may carry a full phone or ID number ------------------
+
+
+def _unmasked_in_outbox(url: str) -> list[str]:
+    """Outbox rows whose text shows a phone or ID number in full (store.masking's
+    patterns). A reply an officer asked for with 联系人 N (audited) says so in its meta."""
+    import json
+
+    from store.masking import mask_text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(text("SELECT id, idempotency_key, payload FROM outbox")).all()
+    except Exception:  # a test that dropped or never migrated its tables
+        return []
+    finally:
+        eng.dispose()
+    bad = []
+    for row_id, key, payload in rows:
+        data = json.loads(payload) if isinstance(payload, str) else payload or {}
+        if (data.get("meta") or {}).get("reveals") == "contact":
+            continue
+        shown = [data.get("text") or "", *map(str, (data.get("fields") or {}).values()),
+                 *(str(c[1]) for c in data.get("choices") or ())]
+        for part in shown:
+            if mask_text(part) != part:
+                bad.append(f"outbox {row_id} ({key}): {mask_text(part)[:160]!r}")
+                break
+    return bad
+
+
+def check_outbox_masked(url: str) -> None:
+    bad = _unmasked_in_outbox(url)
+    if bad:
+        pytest.fail("messages with an unmasked phone or ID number:\n" + "\n".join(bad))

@@ -13,6 +13,7 @@ from bot.chat.scope import can_see_subject, is_assigned_visitor, visible_subject
 from conversations.messages import Choice, Outgoing
 from conversations.numbers import read_int, read_position
 from conversations.text import render
+from store.labels import kind_label, severity_label, status_label
 from store.masking import mask_phone
 from store.models import Assignment, Case, CaseNote, FamilyLink, Person, Subject, Visit
 from store.upsert import insert_ignore
@@ -135,9 +136,9 @@ def open_cases(turn: Turn) -> None:
     ).all()
     rank = cases.SEVERITY_RANK
     ordered = sorted(rows, key=lambda r: (-rank.get(r.severity, 0), r.opened_at))[:LIST_LIMIT]
-    items = [{"case_id": r.id, "name": r.name, "kind": r.kind,
-              "severity": cases.SEVERITY_LABEL.get(r.severity, r.severity),
-              "status": r.status, "hours": int((turn.now - r.opened_at).total_seconds() // 3600)}
+    items = [{"case_id": r.id, "name": r.name, "kind": kind_label(r.kind),
+              "severity": severity_label(r.severity), "status": status_label(r.status),
+              "hours": int((turn.now - r.opened_at).total_seconds() // 3600)}
              for r in ordered]
     turn.reply(Outgoing(render("bot_cases_list", items=items)))
 
@@ -192,7 +193,7 @@ def ack(turn: Turn, case_id: str) -> None:
         return
     changed = cases.acknowledge(turn.session, case, turn.person.id, turn.now)
     turn.reply(Outgoing(render("bot_case_acked", case_id=case.id, changed=changed,
-                               status=case.status),
+                               status=status_label(case.status)),
                         choices=(Choice(f"resolve:{case.id}", "已处理"),)))
 
 
@@ -239,7 +240,9 @@ def contact(turn: Turn, case_id: str) -> None:
         "bot_case_contact", case_id=case.id,
         name=(subject.emergency_contact_name if subject else None) or "",
         phone=(subject.emergency_contact_phone if subject else None) or "",
-        masked=mask_phone((subject.emergency_contact_phone if subject else None) or ""))))
+        masked=mask_phone((subject.emergency_contact_phone if subject else None) or "")),
+        # the one message that shows a phone in full, on an officer's request (audited)
+        meta={"reveals": "contact"}))
 
 
 def is_visitor_of(turn: Turn, subject_id: int) -> bool:

@@ -270,8 +270,9 @@ def _file(turn: Turn, visit: Visit, ev: Filed) -> None:
             Visit.id != visit.id)
     ) or 0) + 1
     s.flush()
-    for risk in ev.risks:
-        if risk.severity != "emergency":  # emergencies were routed when answered
-            cases.flag(s, turn.settings, visit=visit, risk=risk, now=turn.now)
+    # emergencies were routed when answered; every other case gets one card listing all
+    # of its findings
+    cases.record_findings(s, turn.settings, visit=visit, now=turn.now,
+                          risks=[r for r in ev.risks if r.severity != "emergency"])
     families.visit_filed(s, visit=visit, risks=[asdict(r) for r in ev.risks], now=turn.now,
                          answers=ev.answers)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from bot.alerts.cases import SEVERITY_LABEL, SEVERITY_RANK
+from bot.alerts.cases import findings
 from bot.chat.scope import subtree_ids
 from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
-from store.masking import mask_id
+from store.labels import SEVERITY_RANK, kind_label, severity_label, status_label
+from store.masking import mask_id, mask_text
 from store.models import Case, Device, Jurisdiction, Person
 
 
@@ -28,7 +29,7 @@ def _sessions():  # type: ignore[no-untyped-def]
 @click.option("--jurisdiction", default=None, help="Township, village or county name.")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved cases.")
 def cases_cmd(jurisdiction: str | None, show_all: bool) -> None:
-    """List open risk cases by severity and age."""
+    """List open risk cases by severity and age, in the words officers use."""
     sessions = _sessions()
     now = datetime.now(UTC)
     with sessions() as s:
@@ -46,13 +47,15 @@ def cases_cmd(jurisdiction: str | None, show_all: bool) -> None:
         if not rows:
             click.echo("没有未结案的个案。")
             return
-        click.echo(f"{'个案':>6} {'级别':<4} {'状态':<8} {'时长(小时)':>10}  对象")
+        click.echo(f"{'个案':>6} {'级别':<4} {'状态':<4} {'时长(小时)':>10}  对象 / 情况")
         for case, person in rows:
             hours = int((now - case.opened_at).total_seconds() // 3600)
-            click.echo(f"{case.id:>6} {SEVERITY_LABEL.get(case.severity, case.severity):<4} "
-                       f"{case.status:<8} {hours:>10}  {person.name}"
-                       f"（{mask_id(person.id_number or '')}）{case.kind}"
-                       + (f" 处理：{case.resolution}" if case.resolution else ""))
+            found = "；".join(findings(s, case)[:3])
+            click.echo(f"{case.id:>6} {severity_label(case.severity):<4} "
+                       f"{status_label(case.status):<4} {hours:>10}  {person.name}"
+                       f"（{mask_id(person.id_number or '')}）{kind_label(case.kind)}"
+                       + (f"：{found}" if found else "")
+                       + (f" 处理：{mask_text(case.resolution)}" if case.resolution else ""))
 
 
 @click.group("device")

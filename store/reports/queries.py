@@ -25,13 +25,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from conversations.numbers import read_int
+from store.labels import SEVERITY_LABELS as LABELS_OF_SEVERITY
 from store.models import Assignment, Case, Jurisdiction, Person, Subject, Visit
 from store.reports.period import DEFAULT_TZ, Month
 
 # Modes as the seeds name them; remote monitoring and "other" share one column.
 MODE_COLUMNS = {"in_person": "上门", "phone": "电话", "video": "视频", "other": "其他"}
 SEVERITIES = ("watch", "high", "emergency")
-SEVERITY_LABELS = {"watch": "关注", "high": "较高", "emergency": "紧急"}
+SEVERITY_LABELS = LABELS_OF_SEVERITY  # the one table (store/labels.py)
 
 
 # --- the jurisdiction tree ------------------------------------------------------------

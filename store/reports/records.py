@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store.labels import status_label
 from store.models import (
     Alert,
     Answer,
@@ -127,8 +128,7 @@ class VisitRecord:
         """处理方式结果 / 落实情况: each case raised by this visit and how it was handled."""
         parts = []
         for c in self.cases:
-            status = {"open": "待处理", "acked": "处理中", "resolved": "已办结"}.get(c.status,
-                                                                                  c.status)
+            status = status_label(c.status)
             text = f"{c.display}（{status}）"
             if c.resolution:
                 text += f"：{c.resolution}"

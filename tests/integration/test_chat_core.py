@@ -131,7 +131,8 @@ def test_risky_visit_alerts_township_and_family_then_resolves(chat: tuple[Chat, 
     assert c.outbox_to(f"p{w.other_officer}") == []
     # the child hears of the visit and the risk; the other family hears nothing
     child = c.outbox_to(f"p{w.child}")
-    assert any("王秀英" in m.text for m in child)
+    # one message for the visit, saying in plain words what was found
+    assert len(child) == 1 and "王秀英" in child[0].text and "燃气安全" in child[0].text
     assert c.outbox_to(f"p{w.other_child}") == []
 
     # another township's officer cannot touch the case; the right one acknowledges
@@ -149,8 +150,17 @@ def test_risky_visit_alerts_township_and_family_then_resolves(chat: tuple[Chat, 
         got = s.get(Case, case.id)
         assert got is not None and got.status == "resolved"
         assert got.resolution == "已更换燃气软管"
-    assert any("处理" in m.text or "解决" in m.text
-               for m in c.outbox_to(f"p{w.child}")[len(child):])
+    # the watch case is still open: no 「处理完毕」 yet
+    assert c.outbox_to(f"p{w.child}")[len(child):] == []
+    other = cases["institutional_care"]
+    c.say(w.township_officer, f"处理 {other.id} 已联系敬老院，老人13712345678暂不入住")
+    later = c.outbox_to(f"p{w.child}")[len(child):]
+    assert len(later) == 1 and "处理完毕" in later[0].text
+    # the officers' own words never reach the family
+    assert not any("软管" in m.text or "敬老院" in m.text for m in c.outbox_to(f"p{w.child}"))
+    # resolving again sends nothing twice
+    c.say(w.township_officer, f"处理 {other.id} 再次确认")
+    assert len(c.outbox_to(f"p{w.child}")[len(child):]) == 1
 
 
 def test_each_role_sees_only_its_own(chat: tuple[Chat, World]) -> None:
@@ -182,22 +192,55 @@ def test_each_role_sees_only_its_own(chat: tuple[Chat, World]) -> None:
     assert "王秀英" not in "\n".join(m.text for m in c.say(w.child, "待访"))
 
 
-def test_emergency_reaches_township_and_county_at_once(chat: tuple[Chat, World]) -> None:
+@pytest.mark.parametrize("emergency", ["遭受侵害", "危重病情"])
+def test_emergency_reaches_township_and_county_at_once(chat: tuple[Chat, World],
+                                                      emergency: str) -> None:
     c, w = chat
     walk_checklist(c, w.visitor, risky="none",
-                   say={"emergency": "遭受侵害", "child_contact": "否"})
+                   say={"emergency": emergency, "child_contact": "否"})
     with c.sessions() as s:
         case = s.scalars(select(Case).where(Case.subject_id == w.subject,
                                             Case.severity == "emergency")).one()
         # raised when answered, before the record was confirmed: one alert, not two
         assert case.kind
     for officer in (w.township_officer, w.county_officer):
-        msgs = [m for m in c.outbox_to(f"p{officer}") if "遭受侵害" in m.text]
+        msgs = [m for m in c.outbox_to(f"p{officer}") if emergency in m.text]
         assert len(msgs) == 1, officer
     assert not [m for m in c.outbox_to(f"p{w.other_officer}")]
     # the visitor saw what to do at once
     assert any("120" in m.text for m in c.outbox_to(f"p{w.visitor}"))
-    # the child: told of the emergency, and asked to call since no one has lately
-    child = "\n".join(m.text for m in c.outbox_to(f"p{w.child}"))
-    assert "较少接到子女的电话" in child
+    # the visitor is told the alert is on its way, not that it arrived
+    visitor = "\n".join(m.text for m in c.outbox_to(f"p{w.visitor}"))
+    assert "正在通知" in visitor and "已同步" not in visitor and "已送达" not in visitor
+    child = [m.text for m in c.outbox_to(f"p{w.child}")]
+    if emergency == "遭受侵害":  # the child may be the one in question: told nothing
+        assert child == []
+    else:  # one message: the emergency, and a request to call since no one has lately
+        assert len(child) == 1 and "较少接到子女的电话" in child[0] and "危重病情" in child[0]
     assert c.outbox_to(f"p{w.other_child}") == []
+
+
+def test_two_findings_of_a_kind_make_one_card_and_the_family_one_message(
+        chat: tuple[Chat, World]) -> None:
+    c, w = chat
+    walk_checklist(c, w.visitor, risky="none",
+                   say={"illness": "较差", "mobility": "较差", "gas_safety": "较差"})
+    with c.sessions() as s:
+        health = s.scalars(select(Case).where(Case.subject_id == w.subject,
+                                              Case.kind == "health")).one()
+    cards = [m.text for m in c.outbox_to(f"p{w.township_officer}")
+             if f"个案 {health.id}" in m.text]
+    assert len(cards) == 1
+    card = cards[0]
+    # every finding, the address, the visitor with a masked phone, in Chinese words
+    assert "疾病情况：较差" in card and "行动情况：较差" in card
+    assert "测试村1号" in card and "李探访" in card and "138****0001" in card
+    assert "身体健康" in card and "health" not in card
+    # three findings, two cases at once and a watch one: the child gets one message
+    child = c.outbox_to(f"p{w.child}")
+    assert len(child) == 1
+    assert "身体健康" in child[0].text and "燃气安全" in child[0].text
+    # /cases speaks Chinese too
+    listed = "\n".join(m.text for m in c.say(w.township_officer, "个案"))
+    assert "身体健康" in listed and "待处理" in listed
+    assert not any(code in listed for code in ("health", "open", "acked", "watch"))

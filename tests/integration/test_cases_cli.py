@@ -1,0 +1,36 @@
+"""`visitbot cases` through click's CliRunner: Chinese words, every finding, no codes."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.alerts.cases import record_findings
+from bot.cli.cases import cases_cmd
+from bot.settings import Settings
+from bot.web.signals import SignalRisk
+from store.labels import STATUS_LABELS
+from store.models import Visit
+from tests.world import T0, build_world
+
+
+def test_cases_lists_findings_in_chinese(sessions: sessionmaker[Session], db_url: str) -> None:
+    w = build_world(sessions)
+    with sessions() as s:
+        visit = Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
+                      due_on=T0.date(), status="filed", visited_on=T0.date())
+        s.add(visit)
+        s.flush()
+        record_findings(s, Settings(database_url="sqlite://"), visit=visit, now=T0, risks=[
+            SignalRisk("illness", "疾病情况", "较差", "high", "health"),
+            SignalRisk("mobility", "行动情况", "较差", "high", "health"),
+            SignalRisk("fire", "用火安全", "电话13912345678", "emergency", "fire")])
+        s.commit()
+    out = CliRunner().invoke(cases_cmd, [], obj={"database_url": db_url})
+    assert out.exit_code == 0, out.output
+    text = out.output
+    assert "身体健康" in text and "疾病情况：较差" in text and "行动情况：较差" in text
+    assert "消防安全" in text and "紧急" in text and STATUS_LABELS["open"] in text
+    for code in ("health", "fire", "open", "acked", "resolved", "emergency", "high"):
+        assert code not in text, code
+    assert "13912345678" not in text and "139****5678" in text
