@@ -82,7 +82,7 @@ def _choice(turn: Turn, data: str) -> None:
             continue_visit(turn, open_, _inbound(turn))
         else:
             log.info("stale or unknown button %r refused", data[:64])
-            turn.reply(Outgoing(render("bot_stale_button")))
+            turn.reply(Outgoing(render("bot_stale_button"), meta={"button_refused": True}))
 
 
 def _command(turn: Turn, text: str) -> None:
