@@ -128,6 +128,13 @@ class StepResult:
     events: list[object] = field(default_factory=list)
 
 
+def command_of(text: str) -> str | None:
+    """The checklist command a message is (上一题, 取消, /cancel, /取消 …), or None."""
+    t = text.strip()
+    t = t[1:] if t.startswith("/") else t
+    return COMMANDS.get(t.lower()) if t else None
+
+
 def is_finished(state: Mapping[str, Any]) -> bool:
     return state.get("status") in ("filed", "cancelled")
 
@@ -183,7 +190,7 @@ def _step(res: StepResult, inbound: Inbound, checklist: Checklist, ctx: Context)
         res.replies.append(Reply(render("engine_cancelled")))
         return
     text = (inbound.text or "").strip()
-    command = COMMANDS.get(text.lower()) if text else None
+    command = command_of(text)
     if inbound.choice is not None:
         _on_choice(res, inbound.choice, checklist, ctx)
         return

@@ -421,3 +421,41 @@ def test_a_button_of_another_subjects_filed_visit_stores_nothing(world: World) -
     with w.sessions() as s:
         assert s.scalar(select(Answer.display).where(
             Answer.visit_id == open_id, Answer.question_id == "illness")) == label
+
+
+def test_cancel_over_telegram_and_the_registered_command_menu(world: World) -> None:
+    """/cancel and /取消 cancel the checklist; the menu given to setMyCommands offers them,
+    and every command in it is one the bot acts on."""
+    from bot.chat.router import COMMANDS, RECORD
+    from conversations.engine import command_of
+
+    w, fake = world, world.fake
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    visitor = w.user(VISITOR, "李探访")
+    w.act(visitor, lambda u: u.text(f"/start {invite(w.sessions, visitor_id, w.clock.now)}"))
+    menu = {c["command"] for c in fake.commands}
+    assert {"cancel", "back", "skip", "pause", "resume", "record", "visits", "help"} <= menu
+    for name in menu:
+        assert f"/{name}" in COMMANDS or command_of(f"/{name}") or RECORD.match(f"/{name}"), name
+
+    today = w.clock.now.astimezone(SHANGHAI).date()
+    with w.sessions() as s:
+        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
+                      kind="adhoc", due_on=today, window_opens=today, deadline=today,
+                      status="planned")
+        s.add(visit)
+        s.commit()
+        visit_id = visit.id
+    bare = {"message_id": 1, "date": 0, "text": "提醒", "chat": {"id": VISITOR,
+                                                                 "type": "private"}}
+    for said in ("/cancel", "/取消", "/cancel@visitbot_test_bot"):
+        w.press(visitor, bare, f"start:{visit_id}")
+        w.act(visitor, lambda u: u.text("1"))  # the way of visiting: an answer stored
+        with w.sessions() as s:
+            assert s.get(Visit, visit_id).status == "in_progress"  # type: ignore[union-attr]
+        w.act(visitor, lambda u, t=said: u.text(t))
+        assert "已取消" in fake.last_message(VISITOR)["text"], said  # type: ignore[index]
+        with w.sessions() as s:
+            assert s.get(Visit, visit_id).status == "planned", said  # type: ignore[union-attr]
+            assert s.scalar(select(func.count()).select_from(Answer)
+                            .where(Answer.visit_id == visit_id)) == 0
