@@ -102,15 +102,17 @@ def visitor(core: Core, sf, vid: int, counter: list[int]) -> None:  # type: igno
             last = say("遭受侵害")
             continue
         values = [c.value for c in last.choices]
-        if "c:confirm" in values:
-            say(choice="c:confirm")
+        confirm = [v for v in values if v.startswith("c:confirm:")]
+        skip = [v for v in values if v.startswith("c:skip:")]
+        if confirm:
+            say(choice=confirm[0])
             return
         if values and values[0].startswith("a:"):
             last = say(choice=values[0])
-            if values[-1].endswith(":done"):
+            if values[-1].split(":")[2:3] == ["done"]:
                 last = say(choice=values[-1])
-        elif "c:skip" in values:
-            last = say(choice="c:skip")
+        elif skip:
+            last = say(choice=skip[0])
         else:
             last = say("无")
 

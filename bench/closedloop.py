@@ -45,9 +45,10 @@ def choose(message: dict[str, Any], repeats: int) -> tuple[str | None, str | Non
     """(button to press, or words to type) for the bot's last message."""
     live = buttons(message)
     data = [d for d, _ in live]
-    if "c:confirm" in data:
-        return "c:confirm", None
-    done = [d for d, label in live if d.endswith(":done")]
+    confirm = [d for d in data if d.startswith("c:confirm:")]
+    if confirm:
+        return confirm[0], None
+    done = [d for d, label in live if d.split(":")[2:3] == ["done"]]
     if done and any(label.startswith("✓ ") for _, label in live):
         return done[0], None
     answers = [d for d in data if d.startswith("a:")]

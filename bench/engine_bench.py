@@ -55,12 +55,17 @@ def run(visits: int, roundtrip: bool = True) -> dict[str, float]:
     t0 = time.perf_counter()
     for v in range(visits):
         cl = lists[v % len(lists)]
-        state = engine.start(cl, ctx, NOW).state
+        last = engine.start(cl, ctx, NOW)
+        state = last.state
         i = 0
         while not engine.is_finished(state):
             msg = answer(cl, state["cur"], i)
             s0 = time.perf_counter()
+            if msg.choice is not None:  # the button as the last reply stamped it
+                msg = Inbound(choice=next(v for r in last.replies for v, _ in r.choices
+                                          if v.startswith(msg.choice + ":")))
             res = engine.step(state, msg, cl, ctx, NOW)
+            last = res
             state = json.loads(json.dumps(res.state, ensure_ascii=False)) if roundtrip \
                 else res.state
             samples.append(time.perf_counter() - s0)

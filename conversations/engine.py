@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from conversations import answers as parse
+from conversations import buttons
 from conversations.checklist import Checklist, Question
 from conversations.numbers import read_position
 from conversations.record import mode_label
@@ -45,6 +46,9 @@ class Context:
     capabilities: frozenset[str] = frozenset({"buttons"})
     visit_no: int = 1
     required_mode: str | None = None
+    # names this conversation in its buttons (the visit), so a press from another one is
+    # refused; base 36, short: Telegram carries 64 bytes of button data
+    ref: str = "0"
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,25 @@ class Cancelled:
     pass
 
 
+@dataclass(frozen=True)
+class ButtonRefused:
+    """A press of a button that does not answer what is being asked now: nothing changed."""
+
+    data: str
+
+
 @dataclass
 class StepResult:
     state: dict[str, Any]
     replies: list[Reply] = field(default_factory=list)
     events: list[object] = field(default_factory=list)
+
+
+def command_of(text: str) -> str | None:
+    """The checklist command a message is (上一题, 取消, /cancel, /取消 …), or None."""
+    t = text.strip()
+    t = t[1:] if t.startswith("/") else t
+    return COMMANDS.get(t.lower()) if t else None
 
 
 def is_finished(state: Mapping[str, Any]) -> bool:
@@ -125,11 +143,16 @@ def is_finished(state: Mapping[str, Any]) -> bool:
 # --- entry points --------------------------------------------------------------------
 
 
-def start(checklist: Checklist, ctx: Context, now: datetime) -> StepResult:
+def start(checklist: Checklist, ctx: Context, now: datetime, *,
+          after: Mapping[str, Any] | None = None) -> StepResult:
+    """A new checklist run. `after` is the state of an earlier run of the same visit (one
+    that was cancelled): its asks are counted on from, so none of its buttons comes back
+    to life in this run."""
     state: dict[str, Any] = {
         "v": VERSION, "checklist": checklist.name, "status": "active", "cur": MODE,
         "answers": {}, "displays": {}, "severity": {}, "kinds": {}, "history": [],
         "skipped": [], "flagged": [], "multi": [], "editing": False, "paused_from": None,
+        "seq": _seq(after or {}) + 1,
     }
     res = StepResult(state)
     for q in checklist.questions:
@@ -142,25 +165,36 @@ def start(checklist: Checklist, ctx: Context, now: datetime) -> StepResult:
         _set(res, MODE, ctx.required_mode, mode_label(checklist, ctx.required_mode), None, None)
         state["cur"] = DATE
     res.replies.append(_ask(checklist, state, ctx))
+    _stamp(res, ctx)
     return res
 
 
 def step(state: dict[str, Any], inbound: Inbound, checklist: Checklist, ctx: Context,
          now: datetime) -> StepResult:
-    st = _copy(state)
-    res = StepResult(st)
+    res = StepResult(_copy(state))
+    _step(res, inbound, checklist, ctx)
+    if _moved(state, res.state):
+        # what is asked, or what it would be filed with, changed: every button shown so far
+        # belongs to an earlier ask
+        res.state["seq"] = _seq(state) + 1
+    _stamp(res, ctx)
+    return res
+
+
+def _step(res: StepResult, inbound: Inbound, checklist: Checklist, ctx: Context) -> None:
+    st = res.state
     status = st.get("status")
     if status == "filed":
         res.replies.append(Reply(render("engine_already_filed")))
-        return res
+        return
     if status == "cancelled":
         res.replies.append(Reply(render("engine_cancelled")))
-        return res
+        return
     text = (inbound.text or "").strip()
-    command = COMMANDS.get(text.lower()) if text else None
+    command = command_of(text)
     if inbound.choice is not None:
         _on_choice(res, inbound.choice, checklist, ctx)
-        return res
+        return
     if status == "paused":
         if command in ("resume", "back") or text in ("开始",):
             st["status"] = st.get("paused_from") or "active"
@@ -171,17 +205,16 @@ def step(state: dict[str, Any], inbound: Inbound, checklist: Checklist, ctx: Con
             _cancel(res)
         else:
             res.replies.append(Reply(render("engine_is_paused")))
-        return res
+        return
     if inbound.media_kind and not text:
         _on_media(res, inbound, checklist, ctx)
-        return res
+        return
     if command is not None and command != "done":
         _on_command(res, command, checklist, ctx)
-        return res
+        return
     if inbound.voice and text:
         res.replies.append(Reply(render("engine_heard", text=text)))
     _on_text(res, text, checklist, ctx)
-    return res
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -189,27 +222,35 @@ def step(state: dict[str, Any], inbound: Inbound, checklist: Checklist, ctx: Con
 
 def _on_choice(res: StepResult, data: str, cl: Checklist, ctx: Context) -> None:
     st = res.state
-    kind, _, rest = data.partition(":")
-    if kind == "c" and rest in set(COMMANDS.values()):
-        if st.get("status") == "paused" and rest not in ("resume", "cancel"):
+    button = buttons.parse(data)
+    if button is None or not _is_live(button, st, ctx):
+        res.events.append(ButtonRefused(data[:64]))
+        paused = st.get("status") == "paused"
+        res.replies.append(Reply(render("engine_stale_button", paused=paused)))
+        res.replies.append(Reply(render("engine_is_paused")) if paused else _ask(cl, st, ctx))
+        return
+    if button.kind == "c":
+        command = button.what
+        if command not in set(COMMANDS.values()):
+            res.replies.append(_ask(cl, st, ctx))
+        elif st.get("status") == "paused" and command not in ("resume", "cancel"):
             res.replies.append(Reply(render("engine_is_paused")))
-            return
-        if rest == "done":
+        elif command == "done":
             _on_text(res, "完成", cl, ctx)
-        elif rest == "resume" and st.get("status") == "paused":
+        elif command == "resume" and st.get("status") == "paused":
             st["status"] = st.get("paused_from") or "active"
+            st["paused_from"] = None
             res.events.append(Resumed())
             res.replies.append(_ask(cl, st, ctx))
         else:
-            _on_command(res, rest, cl, ctx)
+            _on_command(res, command, cl, ctx)
         return
-    qid, _, idx = rest.rpartition(":")
-    if kind != "a" or qid != st.get("cur") or st.get("status") == "paused":
-        res.replies.append(Reply(render("engine_stale_button")))
-        if st.get("status") != "paused":
-            res.replies.append(_ask(cl, st, ctx))
+    qid, idx = st.get("cur"), button.arg
+    if st.get("status") == "paused" or qid == REVIEW:
+        res.replies.append(Reply(render("engine_is_paused")) if st.get("status") == "paused"
+                           else _ask(cl, st, ctx))
         return
-    if qid not in (MODE, DATE, REVIEW) and cl.question(qid).type == "multi" and idx != "done":
+    if qid not in (MODE, DATE) and cl.question(qid).type == "multi" and idx != "done":
         options = cl.question(qid).options
         pos = read_position(idx, len(options))
         if pos is None:
@@ -222,6 +263,14 @@ def _on_choice(res: StepResult, data: str, cl: Checklist, ctx: Context) -> None:
         res.replies.append(_ask(cl, st, ctx))
         return
     _on_text(res, "完成" if idx == "done" else idx, cl, ctx)
+
+
+def _is_live(button: buttons.Button, st: Mapping[str, Any], ctx: Context) -> bool:
+    """Whether the press answers what is being asked now: this conversation, this ask,
+    and (for an answer) this question."""
+    if button.ref != ctx.ref or button.seq != _seq(st):
+        return False
+    return button.kind == "c" or button.what == buttons.question_ref(str(st.get("cur")))
 
 
 def _on_media(res: StepResult, inbound: Inbound, cl: Checklist, ctx: Context) -> None:
@@ -502,6 +551,37 @@ def _clear(res: StepResult, qid: str) -> None:
 def _push(st: dict[str, Any], qid: str) -> None:
     if not st["history"] or st["history"][-1] != qid:
         st["history"].append(qid)
+
+
+def _seq(state: Mapping[str, Any]) -> int:
+    seq = state.get("seq")
+    return seq if isinstance(seq, int) else 0
+
+
+# What a button's meaning depends on: a press is honoured only while none of it changed.
+_ASKED = ("cur", "status", "answers", "skipped")
+
+
+def _moved(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    return any(before.get(k) != after.get(k) for k in _ASKED)
+
+
+def _stamp(res: StepResult, ctx: Context) -> None:
+    """Name this conversation and this ask in every button of the step's replies."""
+    seq = _seq(res.state)
+    for i, reply in enumerate(res.replies):
+        if reply.choices:
+            res.replies[i] = Reply(reply.text, tuple(
+                (_stamped(value, ctx.ref, seq), label) for value, label in reply.choices),
+                reply.key)
+
+
+def _stamped(raw: str, ref: str, seq: int) -> str:
+    kind, _, rest = raw.partition(":")
+    if kind == "c":
+        return buttons.command(rest, ref, seq)
+    qid, _, arg = rest.rpartition(":")
+    return buttons.answer(qid, arg, ref, seq)
 
 
 def _copy(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -76,11 +76,16 @@ class UpdateHandler:
             log.info("telegram update %s seen before: skipped", parsed.incoming.msg_id)
             return Done(chat_id=chat_id, duplicate=True)
         out: Outgoing | None = getattr(handled, "inline", None)
+        replies: tuple[Outgoing, ...] = tuple(getattr(handled, "replies", ()) or ())
         if pressed is not None:
-            if out is not None and same_question(pressed, out):
-                # the same question again (a multi-choice toggle, a re-ask): edit it in place
-                return Done(chat_id=chat_id, reply=out, in_place=pressed)
-            await self.retire_keyboard(pressed)
+            if any(edits_pressed(pressed, r) for r in replies):
+                # the core asks the pressed question again in its place (a multi-choice
+                # toggle): the reply edits it, by webhook answer or from the outbox
+                in_place = pressed if out is not None and edits_pressed(pressed, out) else None
+                return Done(chat_id=chat_id, reply=out, in_place=in_place)
+            # a refused (expired) press stored nothing: do not show its label as chosen
+            refused = any(r.meta.get("button_refused") for r in replies)
+            await self.retire_keyboard(pressed, chosen=not refused)
         return Done(chat_id=chat_id, reply=out)
 
     async def answer(self, pressed: Pressed) -> None:
@@ -90,14 +95,15 @@ class UpdateHandler:
             # a redelivered update's query was answered the first time
             log.info("telegram answerCallbackQuery %s failed: %s", pressed.query_id, exc)
 
-    async def retire_keyboard(self, pressed: Pressed) -> None:
-        """Show what was chosen and take the buttons away, so the chat does not fill with
-        live keyboards and a button cannot be pressed twice."""
+    async def retire_keyboard(self, pressed: Pressed, *, chosen: bool = True) -> None:
+        """Show what was chosen (unless the press was refused) and take the buttons away,
+        so the chat does not fill with live keyboards and a button cannot be pressed
+        twice."""
         if pressed.chat_id is None or pressed.message_id is None:
             return
         bot = self.api.bot()
         try:
-            if pressed.label and pressed.text:
+            if chosen and pressed.label and pressed.text:
                 text = render("tg_answered", text=pressed.text, label=pressed.label)
                 if len(text) <= TEXT_MAX_CHARS:
                     await bot.edit_message_text(text, chat_id=pressed.chat_id,
@@ -113,9 +119,8 @@ class UpdateHandler:
                         pressed.message_id, exc)
 
 
-def same_question(pressed: Pressed, out: Outgoing) -> bool:
-    """Whether the reply asks the question whose button was pressed (a:<qid>:<n>)."""
-    kind, _, rest = pressed.data.partition(":")
-    qid = rest.rpartition(":")[0]
-    return (kind == "a" and bool(qid) and out.callback_prefix == qid
-            and pressed.message_id is not None and not out.attachment)
+def edits_pressed(pressed: Pressed, out: Outgoing) -> bool:
+    """Whether the reply replaces the message whose button was pressed (the core says so
+    with `edit_message_id`, when it asks the same question at the same ask again)."""
+    return (pressed.message_id is not None and not out.attachment
+            and out.meta.get("edit_message_id") == pressed.message_id)

@@ -8,7 +8,7 @@ import re
 from bot.chat import binding, commands
 from bot.chat.context import Turn
 from bot.chat.visit_session import continue_visit, start_visit
-from conversations.engine import Inbound
+from conversations.engine import Inbound, command_of
 from conversations.messages import Outgoing
 from conversations.numbers import read_int
 from conversations.text import render
@@ -32,6 +32,9 @@ COMMANDS: dict[str, str] = {
     "/report": "report", "月报": "report",
 }
 
+# a checklist's own commands, which mean nothing outside one
+CHECKLIST_ONLY = frozenset({"back", "skip", "pause", "resume", "cancel", "confirm", "done"})
+
 
 def route(turn: Turn) -> None:
     inc = turn.incoming
@@ -52,7 +55,9 @@ def route(turn: Turn) -> None:
         _choice(turn, inc.choice)
         return
     open_ = turn.open_visit if "visitor" in turn.roles else None
-    if open_ is not None and not text.startswith("/"):
+    # in a checklist, everything is for it but the global slash commands (/visits …);
+    # its own words work with a slash too (/cancel, /取消, /上一题)
+    if open_ is not None and (not text.startswith("/") or command_of(text) is not None):
         continue_visit(turn, open_, _inbound(turn))
         return
     _command(turn, text)
@@ -84,14 +89,18 @@ def _choice(turn: Turn, data: str) -> None:
             continue_visit(turn, open_, _inbound(turn))
         else:
             log.info("stale or unknown button %r refused", data[:64])
-            turn.reply(Outgoing(render("bot_stale_button")))
+            turn.reply(Outgoing(render("bot_stale_button"), meta={"button_refused": True}))
 
 
 def _command(turn: Turn, text: str) -> None:
+    if text.startswith("/") and not text[1:2].isascii():
+        text = text[1:]  # every word the help offers works as a slash command: /待访, /处理
     word = text.split()[0] if text else ""
     name = COMMANDS.get(word.lower() if word.startswith("/") else word)
     roles = turn.roles
-    if name == "visits" and "visitor" in roles:
+    if command_of(text) in CHECKLIST_ONLY and "visitor" in roles:
+        turn.reply(Outgoing(render("bot_no_checklist")))
+    elif name == "visits" and "visitor" in roles:
         commands.visits(turn)
     elif name == "overdue" and roles & {"officer", "visitor"}:
         commands.overdue(turn)

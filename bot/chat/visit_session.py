@@ -6,6 +6,7 @@ and every outbox row the step causes are committed together or not at all.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import date
 from typing import Any, NamedTuple
@@ -18,10 +19,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.alerts import cases, families
 from bot.chat.context import Turn
 from bot.chat.scope import is_assigned_visitor
+from conversations import buttons
 from conversations.checklist import load_checklist
 from conversations.engine import (
     AnswerCleared,
     AnswerSet,
+    ButtonRefused,
     Cancelled,
     Context,
     Filed,
@@ -40,6 +43,7 @@ from scheduler.policy_load import load_policy
 from store.models import Answer, Conversation, Person, Subject, Visit
 from store.upsert import upsert
 
+log = logging.getLogger(__name__)
 OPEN_STATES = ("active", "paused", "review")
 CAPABILITIES = {
     "console": frozenset(),
@@ -122,6 +126,7 @@ def _context(turn: Turn, visit: Visit) -> Context:
         capabilities=CAPABILITIES.get(turn.address.platform, frozenset()),
         visit_no=filed_before + 1,
         required_mode=visit.required_mode,
+        ref=button_ref(visit.id),
     )
 
 
@@ -140,7 +145,13 @@ def _conversation_context(turn: Turn, conv: Conversation, visit: Visit) -> Conte
     return Context(subject_name=snap["subject_name"], facts=snap["facts"], today=turn.today(),
                    seasons=frozenset(snap["seasons"]),
                    capabilities=CAPABILITIES.get(turn.address.platform, frozenset()),
-                   visit_no=snap["visit_no"], required_mode=snap["required_mode"])
+                   visit_no=snap["visit_no"], required_mode=snap["required_mode"],
+                   ref=button_ref(visit.id))
+
+
+def button_ref(visit_id: int) -> str:
+    """How the checklist's buttons name the visit they belong to (base 36: short)."""
+    return buttons.base36(visit_id)
 
 
 def start_visit(turn: Turn, visit_id: int) -> None:
@@ -157,7 +168,9 @@ def start_visit(turn: Turn, visit_id: int) -> None:
     if existing is not None and existing.status in OPEN_STATES:
         _run(turn, existing, visit, Inbound(text="继续"))
         return
+    earlier: dict[str, Any] | None = None
     if existing is not None:  # a cancelled run of this visit: start afresh
+        earlier = dict(existing.state or {})  # its buttons must stay expired
         s.delete(existing)
         s.flush()
     open_ = open_conversation(s, turn.person.id)
@@ -167,7 +180,7 @@ def start_visit(turn: Turn, visit_id: int) -> None:
         return
     checklist = load_checklist(visit.policy)
     ctx = _context(turn, visit)
-    result = start(checklist, ctx, turn.now)
+    result = start(checklist, ctx, turn.now, after=earlier)
     conv = Conversation(person_id=turn.person.id, visit_id=visit.id, checklist=checklist.name,
                         state=result.state, status=result.state.get("status", "active"),
                         context=context_snapshot(ctx))
@@ -215,6 +228,7 @@ def _save_state(turn: Turn, conv: Conversation, state: dict[str, Any]) -> None:
 
 def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> None:
     s = turn.session
+    seq_before = (conv.state or {}).get("seq")
     _save_state(turn, conv, result.state)
     for event in result.events:
         if isinstance(event, AnswerSet):
@@ -233,9 +247,26 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> 
             visit.visited_on = None
         elif isinstance(event, Paused | Resumed):
             pass
+    refused = any(isinstance(e, ButtonRefused) for e in result.events)
+    if refused:
+        log.info("expired button %r refused on visit %s", turn.incoming.choice, visit.id)
     answered_msg = turn.incoming.meta.get("message_id")
+    # A press that leaves the same ask open (a multi-choice toggle) is shown by editing
+    # the pressed message, not by a new copy of the question under it.
+    pressed = buttons.parse(turn.incoming.choice or "")
+    in_place = (answered_msg is not None and pressed is not None
+                and pressed.ref == button_ref(visit.id)
+                and not refused and len(result.replies) == 1
+                and bool(result.replies[0].choices) and seq_before == result.state.get("seq"))
     for i, reply in enumerate(result.replies):
-        meta = {"answered_message_id": answered_msg} if answered_msg and i == 0 else {}
+        meta: dict[str, Any] = {}
+        if answered_msg and i == 0:
+            meta["answered_message_id"] = answered_msg
+        if in_place:
+            meta["edit_message_id"] = answered_msg
+        if refused and i == 0:
+            # the channel must not show the pressed button as chosen: nothing was stored
+            meta["button_refused"] = True
         turn.reply(Outgoing(
             text=reply.text,
             choices=tuple(Choice(v, lbl) for v, lbl in reply.choices),

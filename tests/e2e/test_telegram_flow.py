@@ -205,9 +205,10 @@ def buttons(message: dict[str, Any] | None) -> list[tuple[str, str]]:
 def answer_for(message: dict[str, Any], repeats: int) -> tuple[str, str | None]:
     """(words to type, button to press) like a hurried visitor; the risky one on purpose."""
     text, live = message.get("text", ""), buttons(message)
-    if any(data == "c:confirm" for data, _ in live):
-        return "确认", "c:confirm"
-    done = [d for d, label in live if d.endswith(":done")]
+    confirm = [data for data, _ in live if data.startswith("c:confirm:")]
+    if confirm:
+        return "确认", confirm[0]
+    done = [d for d, label in live if d.split(":")[2:3] == ["done"]]
     if done and any(label.startswith("✓ ") for _, label in live):
         return "完成", done[0]
     answers = [(d, label) for d, label in live if d.startswith("a:")]
@@ -336,5 +337,125 @@ def test_visit_over_telegram(world: World) -> None:
     assert seen == 4 + len(w.pressed) + typed + photos + 3  # + /cases, /resolve, /status
     if w.mode == "webhook":
         assert fake.sent("sendMessage") and any(c.via == "webhook" for c in fake.calls)
-    # a multi-choice toggle edits its question in place (webhook) or asks anew (polling)
-    assert in_place if w.mode == "webhook" else not in_place
+    # a multi-choice toggle edits its question in place, by webhook answer or by API
+    assert in_place
+
+
+def _type_until(w: World, visitor: TgUser, visit_id: int, stop: Callable[[str], bool]) -> None:
+    """Answer the visit's questions by typing (so every question keeps its keyboard)
+    until `stop(the question now asked)`."""
+    from store.models import Conversation
+
+    last_text, repeats = "", 0
+    for _ in range(MAX_STEPS):
+        with w.sessions() as s:
+            conv = s.scalars(select(Conversation).where(Conversation.visit_id == visit_id)).one()
+            if stop(conv.state["cur"]) or conv.state["status"] == "filed":
+                return
+        message = w.fake.last_message(VISITOR)
+        assert message is not None
+        repeats = repeats + 1 if message.get("text") == last_text else 0
+        last_text = message.get("text", "")
+        label, _data = answer_for(message, repeats)
+        w.act(visitor, lambda u, t=label: u.text(t))
+    raise AssertionError("the checklist did not get there")
+
+
+def test_a_button_of_another_subjects_filed_visit_stores_nothing(world: World) -> None:
+    """A linzi visit of one subject is filed by typing, so its questions keep their
+    keyboards; on a guangxi visit of another subject, pressing the old 疾病状况 button
+    is refused as expired, nothing is stored, and the current question comes again."""
+    w, fake = world, world.fake
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    visitor = w.user(VISITOR, "李探访")
+    w.act(visitor, lambda u: u.text(f"/start {invite(w.sessions, visitor_id, w.clock.now)}"))
+    today = w.clock.now.astimezone(SHANGHAI).date()
+    with w.sessions() as s:
+        other = s.scalar(select(Subject.person_id).where(Subject.person_id != subject_id)
+                         .order_by(Subject.person_id).limit(1))
+        assert other is not None
+        s.add(Assignment(subject_id=other, visitor_id=visitor_id, starts_on=today))
+        visits = [Visit(subject_id=sid, visitor_id=visitor_id, policy=policy, kind="adhoc",
+                        due_on=today, window_opens=today, deadline=today, status="planned")
+                  for sid, policy in ((subject_id, "linzi-2022"), (other, "guangxi-2023"))]
+        s.add_all(visits)
+        s.commit()
+        filed_id, open_id = visits[0].id, visits[1].id
+    bare = {"message_id": 1, "date": 0, "text": "提醒", "chat": {"id": VISITOR,
+                                                                 "type": "private"}}
+    w.press(visitor, bare, f"start:{filed_id}")
+    _type_until(w, visitor, filed_id, lambda cur: False)
+    with w.sessions() as s:
+        assert s.get(Visit, filed_id).status == "filed"  # type: ignore[union-attr]
+        filed_answers = dict(s.execute(select(Answer.question_id, Answer.display)
+                                       .where(Answer.visit_id == filed_id)).all())
+    old = next(m for m in fake.messages(VISITOR)
+               if any(d.startswith("a:illness:3:") for d, _ in buttons(m)))
+    stale = next(d for d, _ in buttons(old) if d.startswith("a:illness:3:"))
+
+    w.press(visitor, bare, f"start:{open_id}")
+    _type_until(w, visitor, open_id, lambda cur: cur == "illness")
+    with w.sessions() as s:
+        before = s.scalar(select(func.count()).select_from(Answer)
+                          .where(Answer.visit_id == open_id))
+    sent_before = len(fake.messages(VISITOR))
+    w.press(visitor, old, stale)
+
+    replies = fake.messages(VISITOR)[sent_before:]
+    assert replies and "已过期" in replies[0]["text"], replies
+    assert any(d.startswith("a:illness:") for m in replies for d, _ in buttons(m)), \
+        "the current question was not asked again"
+    retired = fake.message(VISITOR, old["message_id"])
+    assert retired is not None and not buttons(retired) and "已选" not in retired["text"]
+    with w.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Answer)
+                        .where(Answer.visit_id == open_id)) == before
+        assert s.scalar(select(Answer.id).where(Answer.visit_id == open_id,
+                                                Answer.question_id == "illness")) is None
+        assert dict(s.execute(select(Answer.question_id, Answer.display)
+                              .where(Answer.visit_id == filed_id)).all()) == filed_answers
+    # the current question's own button still answers it
+    current = fake.last_message(VISITOR)
+    data, label = next((d, lbl) for d, lbl in buttons(current) if d.startswith("a:illness:"))
+    w.press(visitor, current, data)  # type: ignore[arg-type]
+    with w.sessions() as s:
+        assert s.scalar(select(Answer.display).where(
+            Answer.visit_id == open_id, Answer.question_id == "illness")) == label
+
+
+def test_cancel_over_telegram_and_the_registered_command_menu(world: World) -> None:
+    """/cancel and /取消 cancel the checklist; the menu given to setMyCommands offers them,
+    and every command in it is one the bot acts on."""
+    from bot.chat.router import COMMANDS, RECORD
+    from conversations.engine import command_of
+
+    w, fake = world, world.fake
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    visitor = w.user(VISITOR, "李探访")
+    w.act(visitor, lambda u: u.text(f"/start {invite(w.sessions, visitor_id, w.clock.now)}"))
+    menu = {c["command"] for c in fake.commands}
+    assert {"cancel", "back", "skip", "pause", "resume", "record", "visits", "help"} <= menu
+    for name in menu:
+        assert f"/{name}" in COMMANDS or command_of(f"/{name}") or RECORD.match(f"/{name}"), name
+
+    today = w.clock.now.astimezone(SHANGHAI).date()
+    with w.sessions() as s:
+        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
+                      kind="adhoc", due_on=today, window_opens=today, deadline=today,
+                      status="planned")
+        s.add(visit)
+        s.commit()
+        visit_id = visit.id
+    bare = {"message_id": 1, "date": 0, "text": "提醒", "chat": {"id": VISITOR,
+                                                                 "type": "private"}}
+    for said in ("/cancel", "/取消", "/cancel@visitbot_test_bot"):
+        w.press(visitor, bare, f"start:{visit_id}")
+        w.act(visitor, lambda u: u.text("1"))  # the way of visiting: an answer stored
+        with w.sessions() as s:
+            assert s.get(Visit, visit_id).status == "in_progress"  # type: ignore[union-attr]
+        w.act(visitor, lambda u, t=said: u.text(t))
+        assert "已取消" in fake.last_message(VISITOR)["text"], said  # type: ignore[index]
+        with w.sessions() as s:
+            assert s.get(Visit, visit_id).status == "planned", said  # type: ignore[union-attr]
+            assert s.scalar(select(func.count()).select_from(Answer)
+                            .where(Answer.visit_id == visit_id)) == 0

@@ -156,7 +156,7 @@ def invite(sessions: sessionmaker[Session], person_id: int, now: datetime) -> st
 def answer_for(message: Outgoing, repeats: int) -> tuple[str, str | None]:
     """(label to say, choice value) like a hurried visitor; the risky one on purpose."""
     text = message.text
-    confirm = [c for c in message.choices if c.value == "c:confirm"]
+    confirm = [c for c in message.choices if c.value.startswith("c:confirm:")]
     if confirm:  # the review before filing
         return confirm[0].label, confirm[0].value
     if message.choices:

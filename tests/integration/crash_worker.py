@@ -28,17 +28,19 @@ def next_message(s, ext: str) -> tuple[str | None, str | None]:  # type: ignore[
         return "待访", None
     out = Outgoing.from_payload(row.payload)
     values = [c.value for c in out.choices]
-    if "c:confirm" in values:
-        return None, "c:confirm"
+    for v in values:
+        if v.startswith("c:confirm:"):
+            return None, v
     if any(v.startswith("start:") for v in values):
         return "1", None
     if any(c.label.startswith("✓") for c in out.choices):
-        return None, next(v for v in values if v.endswith(":done"))
+        return None, next(v for v in values if v.split(":")[2:3] == ["done"])
     answers = [v for v in values if v.startswith("a:")]
     if answers:
         return None, answers[0]
-    if "c:skip" in values:
-        return None, "c:skip"
+    for v in values:
+        if v.startswith("c:skip:"):
+            return None, v
     return ("无" if "记录" not in out.text else "待访"), None
 
 

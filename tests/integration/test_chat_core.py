@@ -62,6 +62,11 @@ def chat(sessions: sessionmaker[Session]) -> tuple[Chat, World]:
     return c, w
 
 
+def button(values: list[str], raw: str) -> str | None:
+    """The stamped data of the checklist button `raw` ("c:confirm", "a:<qid>:<n>")."""
+    return next((v for v in values if v.startswith(raw + ":")), None)
+
+
 def walk_checklist(c: Chat, visitor: int, risky: str = "gas_safety",
                    say: dict[str, str] | None = None) -> list[Outgoing]:
     """Answer every question with the first choice, the risky one with the worst, and
@@ -75,17 +80,18 @@ def walk_checklist(c: Chat, visitor: int, risky: str = "gas_safety",
         values = [ch.value for ch in last.choices]
         if say and last.callback_prefix in say:
             out = c.say(visitor, say[last.callback_prefix])
-        elif "c:confirm" in values:
-            out = c.say(visitor, choice="c:confirm")
-        elif last.callback_prefix == risky or f"a:{risky}:1" in values:
+        elif confirm := button(values, "c:confirm"):
+            out = c.say(visitor, choice=confirm)
+        elif last.callback_prefix == risky or button(values, f"a:{risky}:1"):
             out = c.say(visitor, choice=[v for v in values if v.startswith("a:")][-1])
         elif any(v.startswith("a:") for v in values):
             first = next(v for v in values if v.startswith("a:"))
             out = c.say(visitor, choice=first)
-            if first.endswith(":1") and any(v.endswith(":done") for v in values):
-                out = c.say(visitor, choice=next(v for v in values if v.endswith(":done")))
-        elif "c:skip" in values:
-            out = c.say(visitor, choice="c:skip")
+            done = button([ch.value for ch in out[-1].choices], f"a:{last.callback_prefix}:done")
+            if done and first.split(":")[2] == "1":
+                out = c.say(visitor, choice=done)
+        elif skip := button(values, "c:skip"):
+            out = c.say(visitor, choice=skip)
         else:
             out = c.say(visitor, "无")
     raise AssertionError(f"checklist did not finish: {out[-1].text}")

@@ -8,7 +8,7 @@ import pytest
 from telegram import Update
 
 from bot.channels.telegram_api import CallbackTooLong, commands, keyboard, split_text
-from bot.channels.telegram_handler import same_question
+from bot.channels.telegram_handler import edits_pressed
 from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
 from conversations.messages import Choice, Outgoing
 
@@ -100,12 +100,13 @@ def test_split_text() -> None:
     assert split_text("x" * 5000) == ["x" * 4096, "x" * 904]
 
 
-def test_same_question() -> None:
-    pressed = Pressed("q", "a:needs:2", 1, 9)
-    assert same_question(pressed, Outgoing("again", callback_prefix="needs"))
-    assert not same_question(pressed, Outgoing("next", callback_prefix="other"))
-    assert not same_question(Pressed("q", "start:3", 1, 9), Outgoing("x", callback_prefix="3"))
-    assert not same_question(Pressed("q", "a:needs:2"), Outgoing("x", callback_prefix="needs"))
+def test_a_reply_edits_the_pressed_message_only_when_the_core_says_so() -> None:
+    pressed = Pressed("q", "a:needs:2:1f.3", 1, 9)
+    assert edits_pressed(pressed, Outgoing("again", meta={"edit_message_id": 9}))
+    assert not edits_pressed(pressed, Outgoing("next", callback_prefix="needs"))
+    assert not edits_pressed(pressed, Outgoing("other", meta={"edit_message_id": 8}))
+    assert not edits_pressed(Pressed("q", "a:needs:2:1f.3"),
+                             Outgoing("x", meta={"edit_message_id": 9}))
 
 
 def test_command_menu_is_chinese_and_valid() -> None:
