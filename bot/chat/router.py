@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.chat import binding, commands
+from bot.chat import binding, commands, inbound
 from bot.chat.context import Turn
 from bot.chat.visit_session import continue_visit, start_visit
 from conversations.engine import Inbound
-from conversations.messages import Outgoing
+from conversations.messages import Kind, Outgoing
 from conversations.text import render
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
 
 def route(turn: Turn) -> None:
     inc = turn.incoming
+    if inbound.consult(turn, _command, COMMANDS):  # what this kind of message may do
+        return
     if inc.meta.get("event") == "unsubscribe":
         binding.unbind(turn)
         return
@@ -64,6 +66,7 @@ def _inbound(turn: Turn) -> Inbound:
         text=inc.text, choice=inc.choice,
         media_kind=media.kind if media else None, media_ref=media.ref if media else None,
         latitude=media.latitude if media else None, longitude=media.longitude if media else None,
+        voice=inbound.kind_of(inc) is Kind.VOICE_TEXT,
     )
 
 
