@@ -20,6 +20,7 @@ from conversations.text import render
 
 VERSION = 1
 REVIEW, MODE, DATE = "_review", "_mode", "_date"
+HEARD = "heard"  # a voice transcript at a free-text question, awaiting 确认
 RANK = {"watch": 0, "high": 1, "emergency": 2}
 COMMANDS = {
     "上一题": "back", "返回": "back", "上一步": "back", "back": "back", "/back": "back",
@@ -192,6 +193,14 @@ def _step(res: StepResult, inbound: Inbound, checklist: Checklist, ctx: Context)
         return
     text = (inbound.text or "").strip()
     command = command_of(text)
+    heard = st.pop(HEARD, None)  # a transcript waits for the next message only
+    pressed = buttons.parse(inbound.choice) if inbound.choice is not None else None
+    confirmed = command == "confirm" or (
+        pressed is not None and pressed.kind == "c" and pressed.what == "confirm"
+        and _is_live(pressed, st, ctx))
+    if heard is not None and heard.get("q") == st.get("cur") and confirmed:
+        _on_text(res, str(heard.get("text") or ""), checklist, ctx)
+        return
     if inbound.choice is not None:
         _on_choice(res, inbound.choice, checklist, ctx)
         return
@@ -214,7 +223,26 @@ def _step(res: StepResult, inbound: Inbound, checklist: Checklist, ctx: Context)
         return
     if inbound.voice and text:
         res.replies.append(Reply(render("engine_heard", text=text)))
+        cur = st.get("cur")
+        if cur in checklist.index and checklist.question(cur).type == "text":
+            # free text is kept as heard only once the visitor confirms the transcript
+            st[HEARD] = {"q": cur, "text": text}
+            res.replies.append(Reply(render("engine_heard_confirm"),
+                                     (("c:confirm", "确认"),), cur))
+            return
     _on_text(res, text, checklist, ctx)
+
+
+def ask_again(state: Mapping[str, Any], checklist: Checklist, ctx: Context) -> list[Reply]:
+    """What is being asked now, state unchanged: the repeat after a message that
+    answers nothing (a hint about an unusable message, a menu command)."""
+    st = _copy(state)
+    status = st.get("status")
+    if status == "paused":
+        return [Reply(render("engine_is_paused"))]
+    if is_finished(st):
+        return []
+    return [_ask(checklist, st, ctx)]
 
 
 # --- handlers ------------------------------------------------------------------------

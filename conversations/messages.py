@@ -9,6 +9,7 @@ importing the chat layer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 Platform = Literal["console", "telegram", "wechat", "wecom"]
@@ -35,9 +36,34 @@ class Media:
     """A photo, voice note or location sent by a user, kept as a reference only."""
 
     kind: Literal["photo", "location", "voice"]
-    ref: str
+    ref: str  # the platform's file id (Telegram file_id, WeChat MediaId), or a place name
     latitude: float | None = None
     longitude: float | None = None
+
+
+class Kind(StrEnum):
+    """What a platform payload is, as its channel classifies it. What each kind may do
+    (before binding, outside a checklist, at each question) is decided in one table,
+    bot/chat/inbound.py."""
+
+    TEXT = "text"
+    VOICE_TEXT = "voice_text"  # a voice note the platform transcribed
+    VOICE_BLANK = "voice_blank"  # a voice note without a transcript
+    IMAGE = "image"
+    LOCATION = "location"
+    VIDEO = "video"
+    FILE = "file"
+    LINK = "link"
+    OTHER = "other"  # stickers, contacts, polls, message types we do not know
+    FORWARD = "forward"  # someone else's words passed on: never an answer
+    MENU_CLICK = "menu_click"  # a custom-menu key: a command word, never an answer
+    MENU_PHOTO = "menu_photo"  # 拍照/相册 menu event: the picture follows as an image
+    SCAN = "scan"  # one of our QR codes scanned by a follower
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    EDIT = "edit"  # an edited message (Telegram)
+    CALLBACK = "callback"  # a button of ours: inline keyboard, msgmenu item, card button
+    NOTICE = "notice"  # platform notices no person sent (template delivered, VIEW…)
 
 
 @dataclass(frozen=True)
@@ -51,6 +77,8 @@ class Incoming:
     media: Media | None = None
     # platform-specific bits the router may need (e.g. telegram callback query id)
     meta: dict[str, Any] = field(default_factory=dict)
+    # the channel's classification; None: read from the fields (text, choice, media)
+    kind: Kind | None = None
 
 
 @dataclass(frozen=True)

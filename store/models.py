@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -211,15 +212,33 @@ class Invite(Base):
 
 
 class InboundSeen(Base):
-    """Platform message ids already processed: redeliveries are dropped here."""
+    """Platform message ids already processed: redeliveries are dropped here.
+
+    Keyed on platform + the sender's account + the message id: a MsgId is only unique
+    per account, and one person's message must never swallow another's. `reply` keeps
+    the reply the first delivery gave in the webhook's own response, so a platform's
+    retry after a lost response gets it again instead of nothing."""
 
     __tablename__ = "inbound_seen"
-    __table_args__ = (UniqueConstraint("platform", "message_key"),)
+    __table_args__ = (UniqueConstraint("platform", "account", "message_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(128), server_default="")
     message_key: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class ChannelCursor(Base):
+    """Where a channel's reading of a platform's queue stands (Telegram's getUpdates
+    offset), so a restart neither replays nor skips updates."""
+
+    __tablename__ = "channel_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ChannelToken(Base):

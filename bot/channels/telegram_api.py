@@ -38,7 +38,8 @@ warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type",
 CALLBACK_MAX_BYTES = 64  # Bot API limit on callback_data
 TEXT_MAX_CHARS = 4096
 CAPTION_MAX_CHARS = 1024
-ALLOWED_UPDATES = ("message", "callback_query")
+# edits are asked for so the visitor can be told an edit changes no stored answer
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what setWebhook accepts
 NETWORK_RETRY_AFTER = 5.0  # 5xx and connection errors: Telegram is usually back soon
 BAD_TOKEN_RETRY_AFTER = 300.0  # a configuration error: keep the message, retry slowly

@@ -18,7 +18,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.channels.handoff import hand_to_core
 from bot.channels.telegram_api import TEXT_MAX_CHARS, TelegramApi
-from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
+from bot.channels.telegram_parse import Ignore, Parsed, Pressed, parse_update
 from conversations.messages import Outgoing
 from conversations.text import render
 
@@ -55,10 +55,6 @@ class UpdateHandler:
             if parsed.pressed is not None:
                 await self.answer(parsed.pressed)
             return Done()
-        if isinstance(parsed, Unsupported):
-            log.info("telegram update %s: %s not supported, hint sent", update.update_id,
-                     parsed.reason)
-            return Done(chat_id=parsed.chat_id, reply=Outgoing(render("tg_unsupported")))
         return await self._run_core(parsed, inline)
 
     async def _run_core(self, parsed: Parsed, inline: bool) -> Done:
@@ -72,10 +68,11 @@ class UpdateHandler:
             if answering is not None:
                 await answering
         chat_id = int(parsed.incoming.address.external_id)
-        if getattr(handled, "duplicate", False):
-            log.info("telegram update %s seen before: skipped", parsed.incoming.msg_id)
-            return Done(chat_id=chat_id, duplicate=True)
         out: Outgoing | None = getattr(handled, "inline", None)
+        if getattr(handled, "duplicate", False):
+            # a webhook retry after a lost response gets the first delivery's reply again
+            log.info("telegram update %s seen before: skipped", parsed.incoming.msg_id)
+            return Done(chat_id=chat_id, reply=out, duplicate=True)
         replies: tuple[Outgoing, ...] = tuple(getattr(handled, "replies", ()) or ())
         if pressed is not None:
             if any(edits_pressed(pressed, r) for r in replies):

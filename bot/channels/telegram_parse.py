@@ -1,25 +1,30 @@
 """One Telegram `Update` to what the core understands, or to a reason to ignore it.
 
 Only private chats are served: the bot holds personal data, and group chatter is not
-meant for it. Edited messages are ignored (an answer is final once recorded), and
-stickers, voice and files get a short hint, as the checklist cannot use them.
+meant for it. Every private message is classified into a `Kind` (bot/chat/inbound.py
+decides what each kind does): an edit, a forward (forward_origin, via_bot, an automatic
+forward) or a sticker reaches the core like any message and gets its reply from there,
+through the outbox; it is never taken as an answer.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telegram import Message, Update
 
 from bot.channels.telegram_api import CALLBACK_MAX_BYTES
-from conversations.messages import Address, Incoming, Media
+from conversations.messages import Address, Incoming, Kind, Media
 
 PLATFORM = "telegram"
 # "/visits@visitbot_bot" arrives when a command is picked from the menu in some clients
 COMMAND_SUFFIX = re.compile(r"^(/[A-Za-z0-9_]+)@[A-Za-z0-9_]+")
-UNSUPPORTED = ("sticker", "voice", "audio", "video", "video_note", "animation", "document",
-               "contact", "poll", "dice", "game", "story")
+# message fields the checklist cannot use, and the kind each is reported as
+UNSUPPORTED = {"voice": Kind.VOICE_BLANK, "audio": Kind.VOICE_BLANK, "video": Kind.VIDEO,
+               "video_note": Kind.VIDEO, "animation": Kind.VIDEO, "document": Kind.FILE,
+               "sticker": Kind.OTHER, "contact": Kind.OTHER, "poll": Kind.OTHER,
+               "dice": Kind.OTHER, "game": Kind.OTHER, "story": Kind.OTHER}
 
 
 @dataclass(frozen=True)
@@ -46,24 +51,18 @@ class Ignore:
     pressed: Pressed | None = None  # answered all the same, so the client stops waiting
 
 
-@dataclass(frozen=True)
-class Unsupported:
-    chat_id: int
-    reason: str
-    extra: dict[str, str] = field(default_factory=dict)
-
-
 def update_key(bot_id: str, update_id: int) -> str:
     return f"tg:{bot_id}:{update_id}"
 
 
-def parse_update(update: Update, bot_id: str) -> Parsed | Ignore | Unsupported:
+def parse_update(update: Update, bot_id: str) -> Parsed | Ignore:
     msg_id = update_key(bot_id, update.update_id)
     if update.callback_query is not None:
         return _callback(update, msg_id)
-    if update.edited_message is not None or update.edited_channel_post is not None:
-        return Ignore("edited message")
-    message = update.message
+    if update.edited_channel_post is not None:
+        return Ignore("edited channel post")
+    edited = update.edited_message
+    message = update.message or edited
     if message is None:
         kinds = [k for k, v in update.to_dict().items() if k != "update_id" and v]
         return Ignore(f"update of kind {','.join(kinds) or 'unknown'}")
@@ -72,28 +71,49 @@ def parse_update(update: Update, bot_id: str) -> Parsed | Ignore | Unsupported:
     if message.from_user is not None and message.from_user.is_bot:
         return Ignore("message from a bot")
     address = Address(PLATFORM, str(message.chat.id))
+    if edited is not None:
+        # an edit never changes a stored answer; the visitor is told how to change one
+        return Parsed(Incoming(address, msg_id, text=edited.text, kind=Kind.EDIT))
+    if forwarded(message):
+        return Parsed(Incoming(address, msg_id, text=message.text, kind=Kind.FORWARD))
     if message.text is not None:
-        return Parsed(Incoming(address, msg_id, text=normalise_command(message.text)))
+        return Parsed(Incoming(address, msg_id, text=normalise_command(message.text),
+                               kind=Kind.TEXT))
     if message.photo:
-        # the largest size; a caption is not an answer (the engine would take it as text)
-        return Parsed(Incoming(address, msg_id, media=Media("photo", message.photo[-1].file_id)))
-    if message.location is not None:
+        # the largest size; a caption is not an answer (the engine would take it as text).
+        # An album comes as one update per photo: media_group_id lets it get one reply.
+        meta = {"album": message.media_group_id} if message.media_group_id else {}
+        return Parsed(Incoming(address, msg_id, media=Media("photo", message.photo[-1].file_id),
+                               meta=meta, kind=Kind.IMAGE))
+    if message.location is not None:  # a venue carries its location too
         loc = message.location
         return Parsed(Incoming(address, msg_id, media=Media(
-            "location", "", latitude=loc.latitude, longitude=loc.longitude)))
+            "location", "", latitude=loc.latitude, longitude=loc.longitude),
+            kind=Kind.LOCATION))
     kind = _kind(message)
     if kind is not None:
-        return Unsupported(message.chat.id, kind)
+        return Parsed(Incoming(address, msg_id, kind=kind))
     return Ignore("service message")
+
+
+def forwarded(message: Message) -> bool:
+    """Someone else's words passed on: a forward (Bot API 7's forward_origin, or the
+    older forward_* fields a client may still send), a message sent via an inline bot,
+    or a channel post forwarded automatically."""
+    extra = message.api_kwargs or {}
+    return (message.forward_origin is not None or message.via_bot is not None
+            or bool(message.is_automatic_forward)
+            or any(k in extra for k in ("forward_from", "forward_from_chat", "forward_date",
+                                        "forward_sender_name")))
 
 
 def normalise_command(text: str) -> str:
     return COMMAND_SUFFIX.sub(r"\1", text.strip(), count=1)
 
 
-def _kind(message: Message) -> str | None:
-    for kind in UNSUPPORTED:
-        if getattr(message, kind, None):
+def _kind(message: Message) -> Kind | None:
+    for field_name, kind in UNSUPPORTED.items():
+        if getattr(message, field_name, None):
             return kind
     return None
 
@@ -124,4 +144,5 @@ def _callback(update: Update, msg_id: str) -> Parsed | Ignore:
         return Ignore("callback data over 64 bytes", pressed)
     return Parsed(Incoming(Address(PLATFORM, str(chat.id)), msg_id, choice=data,
                            meta={"callback_query_id": query.id,
-                                 "message_id": message.message_id}), pressed)
+                                 "message_id": message.message_id}, kind=Kind.CALLBACK),
+                  pressed)

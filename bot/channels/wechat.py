@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from bot.channels.wechat_channel import WeChatChannel
 from bot.channels.wechat_crypto import CallbackAuth, Forbidden
-from bot.channels.wechat_parse import AskText, Ignore, parse_wechat
+from bot.channels.wechat_parse import Ignore, parse_wechat
 from bot.channels.wechat_webhook import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BODY,
@@ -32,9 +32,9 @@ from bot.channels.wechat_webhook import (
 )
 from bot.channels.wechat_xml import BadXml, parse_xml, text_reply_xml, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
+from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing
-from conversations.text import render
 
 __all__ = ["WeChatChannel", "wechat_routes"]
 
@@ -96,14 +96,11 @@ def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/we
             return refused(400, str(exc), "wechat")
 
         parsed = parse_wechat(msg)
-        if isinstance(parsed, Ignore):
-            log.info("wechat callback ignored: %s", parsed.reason)
+        if isinstance(parsed, Ignore) or silent(kind_of(parsed)):
+            log.info("wechat callback ignored: %s",
+                     parsed.reason if isinstance(parsed, Ignore) else parsed.meta)
             auth.remember(ts, nonce)
             return success()
-        if isinstance(parsed, AskText):
-            auth.remember(ts, nonce)
-            return _reply(parsed.from_user, parsed.to_user,
-                          render("wechat_voice_unrecognized"), safe, nonce)
         handled, early = await run_core(core, parsed, inline=True, deadline=deadline,
                                         late=late)
         if early is not None:

@@ -1,7 +1,8 @@
 """WeCom (企业微信) self-built app: township officers' callback endpoint and `WeComChannel`.
 
 Callbacks are always encrypted (msg_signature over the ciphertext, AES with the corp
-id). Text messages, menu clicks and card buttons become `Incoming(platform="wecom")`;
+id). Every member's message, menu click and card button becomes an `Incoming` of one
+kind (bot/chat/inbound.py decides what it does);
 replies go through the outbox and the app-message API (no passive reply: cards with
 buttons cannot ride in one).
 
@@ -41,6 +42,7 @@ from bot.channels.wechat_webhook import (
 )
 from bot.channels.wechat_xml import BadXml, parse_xml, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
+from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing, SendResult
 from store.base import utcnow
@@ -96,13 +98,12 @@ def wecom_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/wec
         except BadXml as exc:
             return refused(400, str(exc), "wecom")
         parsed = parse_wecom(msg, settings.wecom_agent_id)
-        if not isinstance(parsed, Ignore) and not hasattr(parsed, "address"):
-            parsed = Ignore("unsupported")
-        if isinstance(parsed, Ignore):
-            log.info("wecom callback ignored: %s", parsed.reason)
+        if isinstance(parsed, Ignore) or silent(kind_of(parsed)):
+            log.info("wecom callback ignored: %s",
+                     parsed.reason if isinstance(parsed, Ignore) else parsed.meta)
             auth.remember(ts, nonce)
             return PlainTextResponse("")
-        _, early = await run_core(core, parsed, inline=False,  # type: ignore[arg-type]
+        _, early = await run_core(core, parsed, inline=False,
                                   deadline=deadline, late=None)
         if early is not None and early.status_code >= 500:
             return early

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.chat import binding, commands
+from bot.chat import binding, commands, inbound
 from bot.chat.context import Turn
 from bot.chat.visit_session import continue_visit, start_visit
 from conversations.engine import Inbound, command_of
-from conversations.messages import Outgoing
+from conversations.messages import Kind, Outgoing
 from conversations.numbers import read_int
 from conversations.text import render
 
@@ -38,6 +38,8 @@ CHECKLIST_ONLY = frozenset({"back", "skip", "pause", "resume", "cancel", "confir
 
 def route(turn: Turn) -> None:
     inc = turn.incoming
+    if inbound.consult(turn, _command, COMMANDS):  # what this kind of message may do
+        return
     if inc.meta.get("event") == "unsubscribe":
         binding.unbind(turn)
         return
@@ -70,6 +72,7 @@ def _inbound(turn: Turn) -> Inbound:
         text=inc.text, choice=inc.choice,
         media_kind=media.kind if media else None, media_ref=media.ref if media else None,
         latitude=media.latitude if media else None, longitude=media.longitude if media else None,
+        voice=inbound.kind_of(inc) is Kind.VOICE_TEXT,
     )
 
 

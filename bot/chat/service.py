@@ -8,11 +8,13 @@ the platform's redelivery is processed afresh.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +38,39 @@ RETRIES = 3  # concurrent messages of one visitor: the loser of the row lock run
 
 
 INBOUND_TOUCH = timedelta(minutes=1)
+
+
+_SEEN = InboundSeen.__table__
+_SAME_MESSAGE = ((_SEEN.c.platform == bindparam("b_platform"))
+                 & (_SEEN.c.account == bindparam("b_account"))
+                 & (_SEEN.c.message_key == bindparam("b_message_key")))
+_KEPT_REPLY = select(_SEEN.c.reply).where(_SAME_MESSAGE)
+_KEEP_REPLY = update(_SEEN).where(_SAME_MESSAGE).values(reply=bindparam("b_reply"))
+KEY_MAX = 160  # outbox.idempotency_key
+
+
+def seen_key(incoming: Incoming) -> dict[str, str]:
+    """The dedupe key: platform, the sender's account and the platform's message id (a
+    MsgId is unique only per account)."""
+    return {"platform": incoming.address.platform,
+            "account": incoming.address.external_id[:128],
+            "message_key": incoming.msg_id[:128]}
+
+
+def _params(seen: dict[str, str]) -> dict[str, str]:
+    return {f"b_{k}": v for k, v in seen.items()}
+
+
+def reply_key(incoming: Incoming, i: int) -> str:
+    """The outbox key of the i-th reply to a message: per account too, or two people's
+    equal message ids would share (and lose) one reply."""
+    addr = incoming.address
+    key = f"reply:{addr.platform}:{addr.external_id}:{incoming.msg_id}:{i}"
+    if len(key) <= KEY_MAX:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return f"reply:{addr.platform}:{digest}:{i}"
+
 
 @dataclass(frozen=True)
 class Handled:
@@ -99,12 +134,15 @@ class Core:
         version; a turn that lost that race runs again with `lock`, holding the row, so
         a burst of one visitor's messages costs each at most one rerun."""
         now = self.clock()
-        fresh = insert_ignore(s, InboundSeen.__table__, {
-            "platform": incoming.address.platform,
-            "message_key": incoming.msg_id[:128], "received_at": now,
-        }, ["platform", "message_key"])
+        seen = seen_key(incoming)
+        fresh = insert_ignore(s, _SEEN, {**seen, "received_at": now},
+                              ["platform", "account", "message_key"])
         if not fresh:
-            return Handled(inline=None, duplicate=True), None
+            # A retry after a lost webhook response gets the reply the first delivery
+            # gave (WeChat retries the same MsgId three times, Telegram the update).
+            kept = s.execute(_KEPT_REPLY, _params(seen)).scalar() if inline else None
+            return Handled(inline=Outgoing.from_payload(kept) if kept else None,
+                           duplicate=True), None
         turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
         sender = find_sender(s, incoming.address)
         if sender is not None:
@@ -122,6 +160,8 @@ class Core:
                 turn.open_visit = open_conversation(s, sender.person.id, fresh=True)
         router.route(turn)
         inline_reply = self._queue_replies(turn, inline)
+        if inline_reply is not None:
+            s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": inline_reply.to_payload()})
         s.commit()
         return Handled(inline=inline_reply, duplicate=False, replies=tuple(turn.replies)), turn
 
@@ -147,7 +187,7 @@ class Core:
             as_inline = inline and i == 0
             enqueue(
                 turn.session,
-                key=f"reply:{turn.address.platform}:{turn.incoming.msg_id}:{i}",
+                key=reply_key(turn.incoming, i),
                 platform=turn.address.platform,
                 external_id=turn.address.external_id,
                 kind="reply",

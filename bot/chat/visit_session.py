@@ -33,6 +33,7 @@ from conversations.engine import (
     Resumed,
     RiskFlagged,
     StepResult,
+    ask_again,
     start,
     step,
 )
@@ -49,7 +50,7 @@ CAPABILITIES = {
     "console": frozenset(),
     "telegram": frozenset({"buttons", "photo", "location"}),
     "wechat": frozenset({"buttons", "photo", "location"}),
-    "wecom": frozenset({"buttons"}),
+    "wecom": frozenset({"buttons", "photo"}),
 }
 
 
@@ -193,6 +194,18 @@ def start_visit(turn: Turn, visit_id: int) -> None:
 
 def continue_visit(turn: Turn, open_: OpenVisit, inbound: Inbound) -> None:
     _run(turn, open_.conversation, open_.visit, inbound)
+
+
+def reask(turn: Turn, open_: OpenVisit) -> None:
+    """Repeat what the checklist is asking now, changing nothing (after a reply to a
+    message that answered nothing)."""
+    conv, visit = open_
+    replies = ask_again(conv.state, load_checklist(conv.checklist),
+                        _conversation_context(turn, conv, visit))
+    for reply in replies:
+        turn.reply(Outgoing(text=reply.text,
+                            choices=tuple(Choice(v, lbl) for v, lbl in reply.choices),
+                            callback_prefix=reply.key))
 
 
 def _run(turn: Turn, conv: Conversation, visit: Visit, inbound: Inbound) -> None:

@@ -84,8 +84,9 @@ def handle_signal(sessions: sessionmaker[Session], settings: Settings, source: s
     device_id = str(payload.get("device_id") or "")
     with sessions() as s:
         if not insert_ignore(s, InboundSeen.__table__, {
-                "platform": "signal", "message_key": f"{source}:{signature}"[:128],
-                "received_at": now}, ["platform", "message_key"]):
+                "platform": "signal", "account": source[:128],
+                "message_key": f"{source}:{signature}"[:128],
+                "received_at": now}, ["platform", "account", "message_key"]):
             raise SignalRejected(409, "replayed signal")
         device = s.scalars(select(Device).where(Device.source == source,
                                                 Device.device_id == device_id)).first()

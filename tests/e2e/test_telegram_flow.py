@@ -149,7 +149,8 @@ def world(request: pytest.FixtureRequest, db_url: str) -> Iterator[World]:
         assert asyncio.run(setup_webhook(public))
         assert fake.webhook == {"url": server.url + "/telegram",
                                 "secret_token": WEBHOOK_SECRET,
-                                "allowed_updates": ["message", "callback_query"]}
+                                "allowed_updates": ["message", "edited_message",
+                                                    "callback_query"]}
     else:
         assert webhook_routes(core, settings) == []  # no endpoint without a webhook
         poller = Poller(core, settings).start()

@@ -12,8 +12,7 @@ import pytest
 
 from bot.channels.telegram_polling import run_polling
 from bot.settings import Settings
-from conversations.messages import Incoming
-from conversations.text import render
+from conversations.messages import Incoming, Kind
 from store.db import DatabaseUnavailable
 from tests.fakes.telegram_server import TOKEN, FakeTelegram, TgUser
 
@@ -139,13 +138,15 @@ def test_ignored_and_unsupported_updates(fake: FakeTelegram) -> None:
         photo = user.photo(caption="说明文字")
         last = user.location(36.81, 118.3)
         fake.wait_consumed(last)
-        kinds = [(i.media.kind if i.media else None, i.text) for i in core.calls]
-        assert kinds == [("photo", None), ("location", None)]
-        assert core.calls[0].media and core.calls[0].media.ref.startswith("photo-")
-        assert core.calls[0].msg_id == f"tg:7000001:{photo}"
-        assert core.calls[1].media and core.calls[1].media.latitude == 36.81
+        # group chatter stays out; edits and stickers reach the core, which answers them
+        kinds = [i.kind for i in core.calls]
+        assert kinds == [Kind.EDIT, Kind.OTHER, Kind.IMAGE, Kind.LOCATION]
+        assert core.calls[0].text == "改过的话（改）"
+        photo_in, location_in = core.calls[2:]
+        assert photo_in.media and photo_in.media.ref.startswith("photo-")
+        assert photo_in.text is None and photo_in.msg_id == f"tg:7000001:{photo}"
+        assert location_in.media and location_in.media.latitude == 36.81
         assert fake.answered(button["callback_query"]["id"])
-        [hint] = fake.sent("sendMessage")
-        assert hint.params["text"] == render("tg_unsupported")
+        assert fake.sent("sendMessage") == []  # replies are the dispatcher's to send
     finally:
         poller.close()

@@ -9,8 +9,8 @@ from telegram import Update
 
 from bot.channels.telegram_api import CallbackTooLong, commands, keyboard, split_text
 from bot.channels.telegram_handler import edits_pressed
-from bot.channels.telegram_parse import Ignore, Parsed, Pressed, Unsupported, parse_update
-from conversations.messages import Choice, Outgoing
+from bot.channels.telegram_parse import Ignore, Parsed, Pressed, parse_update
+from conversations.messages import Choice, Kind, Outgoing
 
 CHAT = {"id": 5001, "type": "private", "first_name": "李"}
 USER = {"id": 5001, "is_bot": False, "first_name": "李"}
@@ -44,11 +44,13 @@ def test_button_press() -> None:
     assert isinstance(parsed, Parsed)
     assert parsed.incoming.choice == "a:gas:3" and parsed.incoming.text is None
     assert parsed.incoming.meta == {"callback_query_id": "q1", "message_id": 9}
+    assert parsed.incoming.kind is Kind.CALLBACK
     assert parsed.pressed == Pressed("q1", "a:gas:3", 5001, 9, "较差", "燃气安全")
 
 
 @pytest.mark.parametrize(("content", "reason"), [
-    ({"edited_message": message(text="改")}, "edited"),
+    ({"edited_channel_post": message(text="改", chat={"id": -7, "type": "channel"})},
+     "edited channel post"),
     ({"message": message(text="hi", chat={"id": -5, "type": "group", "title": "g"})}, "group"),
     ({"message": message(text="hi", **{"from": {**USER, "is_bot": True}})}, "bot"),
     ({"message": message(new_chat_title="新群名")}, "service"),
@@ -75,7 +77,46 @@ def test_media() -> None:
         "location", "", 36.8)
     voice = parse_update(update(message=message(voice={
         "file_id": "v", "file_unique_id": "v", "duration": 3})), "7")
-    assert isinstance(voice, Unsupported) and voice.reason == "voice" and voice.chat_id == 5001
+    assert isinstance(voice, Parsed) and voice.incoming.kind is Kind.VOICE_BLANK
+    assert voice.incoming.address.external_id == "5001" and voice.incoming.text is None
+    assert photo.incoming.kind is Kind.IMAGE and loc.incoming.kind is Kind.LOCATION
+
+
+FORWARDER = {"id": 6002, "is_bot": False, "first_name": "张"}
+
+
+@pytest.mark.parametrize(("content", "kind"), [
+    ({"edited_message": message(text="改了", edit_date=1_700_000_100)}, Kind.EDIT),
+    ({"message": message(text="无", forward_origin={
+        "type": "user", "sender_user": FORWARDER, "date": 1_699_000_000})}, Kind.FORWARD),
+    ({"message": message(text="无", forward_origin={
+        "type": "hidden_user", "sender_user_name": "某人", "date": 1_699_000_000})},
+     Kind.FORWARD),
+    ({"message": message(text="无", via_bot={"id": 9, "is_bot": True, "first_name": "gif",
+                                               "username": "gif"})}, Kind.FORWARD),
+    ({"message": message(text="无", is_automatic_forward=True)}, Kind.FORWARD),
+    ({"message": message(text="无", forward_date=1_699_000_000, forward_from=FORWARDER)},
+     Kind.FORWARD),
+    ({"message": message(sticker={"file_id": "s", "file_unique_id": "s", "type": "regular",
+                                  "width": 512, "height": 512, "is_animated": False,
+                                  "is_video": False})}, Kind.OTHER),
+    ({"message": message(document={"file_id": "d", "file_unique_id": "d",
+                                   "file_name": "a.pdf"})}, Kind.FILE),
+    ({"message": message(video={"file_id": "v", "file_unique_id": "v", "width": 1,
+                                "height": 1, "duration": 2})}, Kind.VIDEO),
+    ({"message": message(audio={"file_id": "a", "file_unique_id": "a", "duration": 2})},
+     Kind.VOICE_BLANK),
+])
+def test_kinds(content: dict[str, Any], kind: Kind) -> None:
+    parsed = parse_update(update(**content), "7")
+    assert isinstance(parsed, Parsed) and parsed.incoming.kind is kind
+    assert parsed.incoming.address.external_id == "5001" and parsed.incoming.choice is None
+
+
+def test_album_photos_name_their_group() -> None:
+    size = [{"file_id": "p", "file_unique_id": "p", "width": 90, "height": 90}]
+    parsed = parse_update(update(message=message(photo=size, media_group_id="g-1")), "7")
+    assert isinstance(parsed, Parsed) and parsed.incoming.meta == {"album": "g-1"}
 
 
 def test_keyboard_rows_and_limit() -> None:

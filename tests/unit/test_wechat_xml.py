@@ -14,7 +14,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto as WorkCrypto
 
 from bot.channels.wechat import passive_text
 from bot.channels.wechat_crypto import CallbackAuth, Forbidden, NonceCache, signature
-from bot.channels.wechat_parse import AskText, Ignore, parse_wechat, parse_wecom
+from bot.channels.wechat_parse import Ignore, parse_wechat, parse_wecom
 from bot.channels.wechat_xml import (
     BadXml,
     cdata,
@@ -23,7 +23,7 @@ from bot.channels.wechat_xml import (
     text_reply_xml,
     truncate_utf8,
 )
-from conversations.messages import Choice, Incoming, Outgoing
+from conversations.messages import Choice, Incoming, Kind, Outgoing
 from tests.fakes.wechat_server import AES_KEY, APP_ID, CORP_ID, TOKEN
 
 BOMB = b"""<?xml version="1.0"?>
@@ -101,7 +101,9 @@ def test_text_and_menu_click() -> None:
 def test_voice_with_and_without_recognition() -> None:
     inc = parse_wechat(msg(MsgType="voice", MediaId="x", Recognition="老人身体很好", MsgId="3"))
     assert isinstance(inc, Incoming) and inc.text == "老人身体很好" and inc.meta["voice"]
-    assert isinstance(parse_wechat(msg(MsgType="voice", MediaId="x", MsgId="4")), AskText)
+    assert inc.kind is Kind.VOICE_TEXT
+    blank = parse_wechat(msg(MsgType="voice", MediaId="x", MsgId="4"))
+    assert isinstance(blank, Incoming) and blank.kind is Kind.VOICE_BLANK and blank.text is None
 
 
 def test_events() -> None:
@@ -116,17 +118,34 @@ def test_events() -> None:
     assert isinstance(un, Incoming) and un.meta["event"] == "unsubscribe"
 
 
-@pytest.mark.parametrize("fields", [
-    {"MsgType": "image", "PicUrl": "u", "MsgId": "1"},
-    {"MsgType": "video", "MediaId": "m", "MsgId": "1"},
-    {"MsgType": "link", "Url": "u", "MsgId": "1"},
-    {"MsgType": "event", "Event": "LOCATION", "Latitude": "1"},
-    {"MsgType": "event", "Event": "VIEW", "EventKey": "http://x"},
-    {"MsgType": "event", "Event": "TEMPLATESENDJOBFINISH"},
-    {"MsgType": "weird"},
+@pytest.mark.parametrize(("fields", "kind"), [
+    ({"MsgType": "image", "PicUrl": "u", "MediaId": "m", "MsgId": "1"}, Kind.IMAGE),
+    ({"MsgType": "video", "MediaId": "m", "MsgId": "1"}, Kind.VIDEO),
+    ({"MsgType": "shortvideo", "MediaId": "m", "MsgId": "1"}, Kind.VIDEO),
+    ({"MsgType": "link", "Url": "u", "MsgId": "1"}, Kind.LINK),
+    ({"MsgType": "file", "Title": "a.doc", "MsgId": "1"}, Kind.FILE),
+    ({"MsgType": "weird"}, Kind.OTHER),
+    ({"MsgType": "event", "Event": "CLICK", "EventKey": "待访"}, Kind.MENU_CLICK),
+    ({"MsgType": "event", "Event": "pic_photo_or_album", "EventKey": "photo"},
+     Kind.MENU_PHOTO),
+    ({"MsgType": "event", "Event": "LOCATION", "Latitude": "1"}, Kind.NOTICE),
+    ({"MsgType": "event", "Event": "VIEW", "EventKey": "http://x"}, Kind.NOTICE),
+    ({"MsgType": "event", "Event": "TEMPLATESENDJOBFINISH"}, Kind.NOTICE),
 ])
-def test_unknown_types_are_ignored(fields: dict[str, str]) -> None:
-    assert isinstance(parse_wechat(msg(**fields)), Ignore)
+def test_every_type_has_a_kind(fields: dict[str, str], kind: Kind) -> None:
+    inc = parse_wechat(msg(**fields))
+    assert isinstance(inc, Incoming) and inc.kind is kind
+
+
+def test_image_keeps_its_references() -> None:
+    inc = parse_wechat(msg(MsgType="image", PicUrl="http://p/1.jpg", MediaId="m-1", MsgId="5"))
+    assert isinstance(inc, Incoming) and inc.media is not None
+    assert (inc.media.kind, inc.media.ref, inc.meta["pic_url"]) == ("photo", "m-1",
+                                                                    "http://p/1.jpg")
+
+
+def test_no_sender_is_ignored() -> None:
+    assert isinstance(parse_wechat(msg(FromUserName="", MsgType="text")), Ignore)
 
 
 def test_wecom_mapping() -> None:
