@@ -2,7 +2,7 @@
 channel cursors (Telegram's polling offset) survive restarts
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-02 14:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0012"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
