@@ -177,3 +177,17 @@ def test_an_undelivered_emergency_goes_to_the_next_officer_up(
         s.execute(OutboxMessage.__table__.update().values(status="sent"))
         s.commit()
     assert escalate_undelivered(sessions, now + timedelta(hours=2)) == 0
+
+
+async def test_a_signal_detail_reaches_officers_masked(
+        sessions: sessionmaker[Session], world: World) -> None:
+    detail = "老人来电13912345678，身份证110101199003071234，请核实"
+    body = json.dumps({"device_id": "SMK-1", "event": "alarm", "detail": detail}).encode()
+    async with _client(sessions) as c:
+        r = await c.post("/signals", content=body, headers=_signed(body))
+        assert r.status_code == 200, r.text
+    with sessions() as s:
+        texts = [m.payload["text"] for m in s.scalars(select(OutboxMessage))]
+    cards = [t for t in texts if "老人来电" in t]
+    assert cards and all("139****5678" in t and "1101**********1234" in t for t in cards)
+    assert not any("13912345678" in t or "110101199003071234" in t for t in texts)
