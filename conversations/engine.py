@@ -511,7 +511,8 @@ def _file(res: StepResult, cl: Checklist, ctx: Context) -> None:
                             visited_on=date.fromisoformat(st["answers"][DATE]),
                             risks=tuple(risks)))
     res.replies.append(Reply(render("engine_filed", name=ctx.subject_name,
-                                    risks=[r.label for r in risks])))
+                                    risks=[r.label for r in risks],
+                                    urgent=any(r.severity != "watch" for r in risks))))
 
 
 # --- navigation ----------------------------------------------------------------------

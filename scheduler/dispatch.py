@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from conversations.messages import Address, Channel, Outgoing, SendResult
+from scheduler.metrics import DELIVERED, SEND_FAILURES, TIME_TO_DELIVERY
 from scheduler.ratelimit import BucketMap, TokenBucket
 from store.base import utcnow
 from store.outbox import ROUTINE, on_commit_of_due
@@ -242,10 +243,16 @@ class Dispatcher:
     def _outcome(self, msg: Claimed, result: SendResult, ctx: _Round) -> Outcome:
         if result.ok:
             ctx.stats.sent += 1
+            DELIVERED.labels(msg.kind, msg.platform).inc()
+            if msg.created_at is not None:
+                TIME_TO_DELIVERY.labels(msg.kind, str(msg.priority)).observe(
+                    max(0.0, (ctx.current() - msg.created_at).total_seconds()))
             return Outcome(msg.id, "sent", provider_id=result.provider_id,
                            follow_up=msg.on_sent)
         error = (result.error or "send failed")[:2000]
-        if result.permanent or msg.attempts >= self.max_attempts:
+        final = result.permanent or msg.attempts >= self.max_attempts
+        SEND_FAILURES.labels(msg.kind, msg.platform, "true" if final else "false").inc()
+        if final:
             ctx.stats.failed += 1
             log.warning("outbox %s (%s, %s) failed for good after %d attempts: %s",
                         msg.id, msg.kind, msg.platform, msg.attempts, error)

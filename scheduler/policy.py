@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from scheduler.alert_policy import AlertRouting
 from scheduler.holidays import BUILTIN, Calendar
 from scheduler.periods import RULES, Period, period_of
 
@@ -127,6 +128,7 @@ class Policy:
     escalation: Escalation = Escalation()
     timezone: str = "Asia/Shanghai"
     custom_holidays: Mapping[str, tuple[Calendar, int, int]] = field(default_factory=dict)
+    alerts: AlertRouting = field(default_factory=AlertRouting)  # scheduler/alert_policy.py
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from scheduler.alert_policy import parse_alerts
 from scheduler.holidays import BUILTIN, Calendar
 from scheduler.periods import RULES
 from scheduler.policy import (
@@ -33,7 +34,7 @@ PACKAGED = Path(__file__).parent / "policies"
 _MD = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 _HM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _TOP = {"name", "title", "tiers", "rhythm", "holidays", "seasons", "campaigns", "reminders",
-        "escalation", "timezone", "custom_holidays"}
+        "escalation", "timezone", "custom_holidays", "alerts"}
 
 
 class _Ctx:
@@ -147,6 +148,7 @@ def build_policy(raw: dict[str, Any], source: str) -> Policy:
         campaigns=campaigns,
         reminders=_reminders(c, c.mapping(raw.get("reminders"), "reminders")),
         escalation=_escalation(c, c.mapping(raw.get("escalation"), "escalation")),
+        alerts=parse_alerts(raw.get("alerts"), c.fail),
         timezone=tz,
         custom_holidays=custom,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +33,20 @@ async def _tick_job(sessions: sessionmaker[Session]) -> None:
         log.exception("scheduler tick failed")
 
 
+async def _minute_job(sessions: sessionmaker[Session],
+                      job: Callable[[sessionmaker[Session], datetime], object]) -> None:
+    try:
+        await asyncio.to_thread(job, sessions, datetime.now(UTC))
+    except Exception:  # idempotent: the next minute tries again
+        log.exception("scheduler job %s failed", getattr(job, "__name__", job))
+
+
 def start_scheduler(sessions: sessionmaker[Session], settings: Any = None, *,
-                    tick_minutes: float | None = None) -> AsyncIOScheduler:
-    """Start ticking now and every `tick_minutes` (settings.tick_minutes, default 15).
+                    tick_minutes: float | None = None,
+                    every_minute: Sequence[Callable[[sessionmaker[Session], datetime], object]]
+                    = ()) -> AsyncIOScheduler:
+    """Start ticking now and every `tick_minutes` (settings.tick_minutes, default 15);
+    `every_minute`: jobs that must not wait for a tick (alerts climbing the tree).
 
     Must be called inside a running event loop; stop with `.shutdown(wait=False)`.
     """
@@ -48,6 +60,10 @@ def start_scheduler(sessions: sessionmaker[Session], settings: Any = None, *,
     scheduler.add_job(_tick_job, IntervalTrigger(minutes=minutes, timezone=UTC),
                       args=[sessions], id="tick", name="visitbot tick",
                       next_run_time=datetime.now(UTC))
+    for job in every_minute:
+        scheduler.add_job(_minute_job, IntervalTrigger(minutes=1, timezone=UTC),
+                          args=[sessions, job], id=f"minute:{getattr(job, '__name__', job)}",
+                          name=f"visitbot {getattr(job, '__name__', job)}")
     scheduler.start()
     log.info("scheduler started: tick every %s minutes", minutes)
     return scheduler

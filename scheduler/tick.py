@@ -9,6 +9,7 @@ the unique keys alone make a repeated step write nothing new.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.due import PlanStats, plan_visits, policies_in_use
 from scheduler.escalation import EscalationStats, send_escalations
 from scheduler.events import plan_holidays
+from scheduler.metrics import TICK_SECONDS
 from scheduler.reminders import ReminderStats, send_reminders
+from scheduler.watch_digest import DigestStats, send_watch_digests
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class TickStats:
     holiday_visits: int = 0
     reminders: ReminderStats = field(default_factory=ReminderStats)
     escalations: EscalationStats = field(default_factory=EscalationStats)
+    watch_digests: DigestStats = field(default_factory=DigestStats)
 
 
 def _step(sessions: sessionmaker[Session], lock: bool, fn: Callable[[Session], Any]) -> Any:
@@ -54,6 +58,7 @@ def tick(session_factory: sessionmaker[Session], now: datetime, *, lock: bool = 
         raise ValueError("tick needs an aware datetime")
     today = now.astimezone(tz).date()
     stats = TickStats(today=today)
+    started = time.monotonic()
     with session_factory() as s:
         policies = policies_in_use(s)
     stats.plan = _step(session_factory, lock, lambda s: plan_visits(s, today, now, policies))
@@ -63,7 +68,10 @@ def tick(session_factory: sessionmaker[Session], now: datetime, *, lock: bool = 
                             lambda s: send_reminders(s, now, today, policies))
     stats.escalations = _step(session_factory, lock,
                               lambda s: send_escalations(s, now, today, policies))
+    stats.watch_digests = _step(session_factory, lock,
+                                lambda s: send_watch_digests(s, now, policies))
     log.info("tick %s: %d visits planned, %d holiday visits, %d reminders, %d escalations",
              today, stats.plan.planned, stats.holiday_visits, stats.reminders.messages,
              stats.escalations.messages)
+    TICK_SECONDS.observe(time.monotonic() - started)
     return stats

@@ -42,6 +42,7 @@ class Claimed:
     person_id: int | None
     priority: int = ROUTINE
     on_sent: dict[str, Any] | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def claim(
         "attempts": c.attempts + 1,
     }
     returning = (c.id, c.idempotency_key, c.platform, c.external_id, c.kind, c.payload,
-                 c.attempts, c.person_id, c.priority, c.on_sent)
+                 c.attempts, c.person_id, c.priority, c.on_sent, c.created_at)
     held = held_platforms(session, now)
     behind = [or_(c.platform != p, c.priority <= prio) for p, prio in sorted(held.items())]
     rows: list[Any] = []

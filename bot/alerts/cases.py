@@ -19,42 +19,35 @@ from bot.alerts import families
 from bot.settings import Settings
 from conversations.messages import Choice, Outgoing
 from conversations.text import render
+from conversations.wechat_keywords import keywords
+from scheduler.alert_policy import AlertRouting, officers_for
+from scheduler.metrics import ALERTS
+from scheduler.policy import PolicyError
+from scheduler.policy_load import load_policy
 from store.labels import SEVERITY_LABELS, SEVERITY_RANK, kind_label, severity_label
 from store.masking import mask_id, mask_phone, mask_text
-from store.models import Alert, Case, Jurisdiction, Person, Role, Subject, Visit
+from store.models import Alert, Case, Person, Subject, Visit
 from store.outbox import enqueue_to_person, priority_of
 from store.upsert import insert_ignore
 
 MAX_FINDINGS = 12  # listed on a card; the rest are counted
 
 
-def _ancestors(session: Session, jurisdiction_id: int | None) -> list[Jurisdiction]:
-    """The jurisdiction itself, then its parents: village, township, county …"""
-    chain: list[Jurisdiction] = []
-    current = session.get(Jurisdiction, jurisdiction_id) if jurisdiction_id else None
-    while current is not None and len(chain) < 8:
-        chain.append(current)
-        current = current.parent
-    return chain
+def routing_of(session: Session, subject_id: int) -> AlertRouting:
+    """The subject's policy's `alerts:` section (the defaults if none or unknown)."""
+    subject = session.get(Subject, subject_id)
+    try:
+        return load_policy(subject.policy).alerts if subject else AlertRouting()
+    except PolicyError:
+        return AlertRouting()
 
 
 def responsible_officers(session: Session, subject_id: int, severity: str,
                          level: int = 0) -> list[int]:
-    """Village committee and township officers on duty; the county too for emergencies.
-
-    `level` escalates: each level adds the next jurisdiction up the tree.
-    """
-    person = session.get(Person, subject_id)
-    chain = _ancestors(session, person.jurisdiction_id if person else None)
-    depth = 2 + level + (1 if severity == "emergency" else 0)
-    ids = [j.id for j in chain[:depth]]
-    if not ids:
-        return []
-    return list(session.scalars(
-        select(Role.person_id).where(
-            Role.role == "officer", Role.on_duty.is_(True), Role.jurisdiction_id.in_(ids)
-        ).distinct()
-    ).all())
+    """The officers the policy names for this severity (jingdezhen: 「乡镇人民政府（街道
+    办事处）和县（市、区）民政部门」); `level` adds that many jurisdictions further up."""
+    routing = routing_of(session, subject_id)
+    return officers_for(session, subject_id, routing.levels(severity), up=level)
 
 
 def record_finding(session: Session, *, visit: Visit | None, risk: Any, now: datetime,
@@ -75,6 +68,7 @@ def record_finding(session: Session, *, visit: Visit | None, risk: Any, now: dat
     elif SEVERITY_RANK[risk.severity] > SEVERITY_RANK.get(case.severity, 0):
         case.severity = risk.severity
         changed = True
+    ALERTS.labels(risk.severity).inc()
     session.add(Alert(case_id=case.id, visit_id=visit.id if visit else None,
                       question_id=getattr(risk, "question_id", None),
                       display=mask_text(f"{risk.label}：{risk.display}"),
@@ -147,7 +141,12 @@ def case_card(session: Session, case: Case, visit: Visit | None,
     )
     return Outgoing(text=text, choices=(
         Choice(f"ack:{case.id}", "确认收到"), Choice(f"resolve:{case.id}", "已处理"),
-    ), template="alert", fields={"case_id": str(case.id), "severity": case.severity})
+    ), template="alert", fields={"case_id": str(case.id), "severity": case.severity},
+        # 对象, 情况, 地点, 个案 (WeChat shows only the keywords)
+        meta={"template_data": keywords(
+            f"{person.name if person else ''}（{village}）",
+            f"{severity_label(case.severity)}：{kind_label(case.kind)}",
+            (subject.address if subject else None) or village, f"个案 {case.id}")})
 
 
 def _delivered_notice(session: Session, case: Case, visit: Visit | None, alert_id: int,
@@ -166,7 +165,10 @@ def _delivered_notice(session: Session, case: Case, visit: Visit | None, alert_i
 
 def route_case(session: Session, case: Case, visit: Visit | None, now: datetime,
                level: int = 0) -> int:
-    """Queue the case card to each responsible officer; how many were queued."""
+    """Queue the case card to each responsible officer; how many were queued. A
+    severity the policy gathers into a daily digest (watch) waits for it instead."""
+    if level == 0 and not routing_of(session, case.subject_id).at_once(case.severity):
+        return 0
     alert_id = session.scalar(select(Alert.id).where(Alert.case_id == case.id)
                               .order_by(Alert.id.desc()).limit(1))
     message = case_card(session, case, visit, escalated=level > 0).to_payload()

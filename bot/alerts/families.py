@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from conversations.messages import Outgoing
 from conversations.text import render
+from conversations.wechat_keywords import keywords
 from store.labels import SEVERITIES, for_family, kind_label
 from store.models import Case, FamilyLink, OutboxMessage, Person, Subject, Visit
 from store.outbox import enqueue_to_person
@@ -64,7 +65,13 @@ def visit_filed(session: Session, *, visit: Visit, risks: list[dict[str, Any]],
         )
         enqueue_to_person(session, person_id=link.person_id, kind="notice",
                           key=f"family:visit:{visit.id}:{link.person_id}",
-                          payload=Outgoing(text, template="family_visit").to_payload())
+                          payload=Outgoing(text, template="family_visit", meta={
+                              # 对象, 探访日期, 情况, 探访人 (WeChat shows only keywords)
+                              "template_data": keywords(
+                                  parent.name if parent else "",
+                                  visit.visited_on.isoformat() if visit.visited_on else "",
+                                  "、".join(found) or "近况良好",
+                                  visitor.name if visitor else "")}).to_payload())
 
 
 def case_opened(session: Session, *, case: Case, now: datetime) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
+from bot.alerts.case_escalation import undelivered_cases
 from bot.alerts.cases import findings
 from bot.chat.scope import subtree_ids
 from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
@@ -47,6 +48,8 @@ def cases_cmd(jurisdiction: str | None, show_all: bool) -> None:
         if not rows:
             click.echo("没有未结案的个案。")
             return
+        # cards that reached no officer in the policy's minutes (they climb a level)
+        stuck = {case_id for case_id, _ in undelivered_cases(s, now)}
         click.echo(f"{'个案':>6} {'级别':<4} {'状态':<4} {'时长(小时)':>10}  对象 / 情况")
         for case, person in rows:
             hours = int((now - case.opened_at).total_seconds() // 3600)
@@ -55,7 +58,8 @@ def cases_cmd(jurisdiction: str | None, show_all: bool) -> None:
                        f"{status_label(case.status):<4} {hours:>10}  {person.name}"
                        f"（{mask_id(person.id_number or '')}）{kind_label(case.kind)}"
                        + (f"：{found}" if found else "")
-                       + (f" 处理：{mask_text(case.resolution)}" if case.resolution else ""))
+                       + (f" 处理：{mask_text(case.resolution)}" if case.resolution else "")
+                       + ("【预警超时未送达，转上一级】" if case.id in stuck else ""))
 
 
 @click.group("device")

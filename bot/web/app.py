@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.chat.service import Core
 from bot.settings import Settings
+from bot.web.metrics import metrics_routes
 from store.db import DatabaseUnavailable, check_connection
 
 
@@ -29,7 +30,7 @@ def build_app(core: Core, settings: Settings,
         # 503 makes WeChat and Telegram deliver the message again later: nothing is lost.
         return JSONResponse({"error": "database unavailable"}, status_code=503)
 
-    routes: list[BaseRoute] = [Route("/healthz", health)]
+    routes: list[BaseRoute] = [Route("/healthz", health), *metrics_routes(core.sessions)]
     for rs in route_sets:
         routes.extend(rs)
     app = Starlette(routes=routes, exception_handlers={DatabaseUnavailable: on_db_down})

@@ -60,7 +60,10 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
                                 f"{os.getpid()}")
         tasks.append(asyncio.create_task(dispatcher.run_forever(stop)))
         if tick:
-            runner = start_scheduler(app.sessions, app.settings)
+            from bot.alerts.case_escalation import escalate_cases, escalate_undelivered
+
+            runner = start_scheduler(app.sessions, app.settings,
+                                     every_minute=[escalate_cases, escalate_undelivered])
     if "telegram" in names and app.settings.telegram_mode == "polling":
         from bot.channels import telegram
 

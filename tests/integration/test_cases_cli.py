@@ -34,3 +34,30 @@ def test_cases_lists_findings_in_chinese(sessions: sessionmaker[Session], db_url
     for code in ("health", "fire", "open", "acked", "resolved", "emergency", "high"):
         assert code not in text, code
     assert "13912345678" not in text and "139****5678" in text
+
+
+def test_cases_marks_cards_that_reached_no_officer(sessions: sessionmaker[Session],
+                                                   db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from store.models import OutboxMessage
+
+    w = build_world(sessions)
+    now = datetime.now(UTC)
+    with sessions() as s:
+        visit = Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
+                      due_on=now.date(), status="filed", visited_on=now.date())
+        s.add(visit)
+        s.flush()
+        record_findings(s, Settings(database_url="sqlite://"), visit=visit, now=now, risks=[
+            SignalRisk("fire", "用火安全", "较差", "emergency", "fire")])
+        s.commit()
+    fresh = CliRunner().invoke(cases_cmd, [], obj={"database_url": db_url}).output
+    assert "未送达" not in fresh
+    with sessions() as s:  # nothing was sent for an hour
+        s.execute(OutboxMessage.__table__.update().values(
+            created_at=now - timedelta(hours=1)))
+        s.commit()
+    stale = CliRunner().invoke(cases_cmd, [], obj={"database_url": db_url}).output
+    assert "预警超时未送达" in stale
+

@@ -250,3 +250,13 @@ def test_two_findings_of_a_kind_make_one_card_and_the_family_one_message(
     listed = "\n".join(m.text for m in c.say(w.township_officer, "个案"))
     assert "身体健康" in listed and "待处理" in listed
     assert not any(code in listed for code in ("health", "open", "acked", "watch"))
+
+
+def test_a_watch_only_visit_promises_the_digest_not_a_delivery(chat: tuple[Chat, World]
+                                                               ) -> None:
+    c, w = chat
+    out = walk_checklist(c, w.visitor, risky="none")
+    filed = out[-1].text
+    # the walker's only finding is the wish for institutional care: watch level
+    assert "每日关注汇总" in filed and "送达" not in filed
+    assert not [m for m in c.outbox_to(f"p{w.township_officer}") if "个案" in m.text]

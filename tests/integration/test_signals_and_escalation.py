@@ -131,3 +131,63 @@ def test_unacknowledged_emergency_escalates_once_per_level(
         case.status = "acked"
         s.commit()
     assert escalate_cases(sessions, T0 + timedelta(hours=5)) == 0
+
+
+def test_an_undelivered_emergency_goes_to_the_next_officer_up(
+        sessions: sessionmaker[Session], world: World) -> None:
+    """No channel for the officers' platform: after the policy's minutes (linzi: 10) the
+    card goes one level further up; a case whose card arrived stays where it is."""
+    from datetime import UTC, datetime
+
+    from bot.alerts.case_escalation import escalate_undelivered, undelivered_cases
+    from bot.alerts.cases import flag
+    from bot.web.signals import SignalRisk
+    from store.models import Account, Jurisdiction, Person, Role
+
+    now = datetime.now(UTC)
+    with sessions() as s:
+        # a city above the county, with its own officer
+        city = Jurisdiction(name="示范市", level="city")
+        s.add(city)
+        s.flush()
+        s.get(Jurisdiction, world.county).parent_id = city.id  # type: ignore[union-attr]
+        boss = Person(name="市民政周", phone="13600000009", jurisdiction_id=city.id)
+        s.add(boss)
+        s.flush()
+        s.add(Role(person_id=boss.id, role="officer", jurisdiction_id=city.id, on_duty=True))
+        s.add(Account(person_id=boss.id, platform="console", external_id="boss",
+                      bound_at=now, free_sent=0))
+        case = flag(s, _settings(), visit=None, now=now, subject_id=world.subject,
+                    risk=SignalRisk(None, "紧急呼叫", "按下紧急按钮", "emergency",
+                                    "emergency_call"))
+        s.commit()
+        case_id, boss_id = case.id, boss.id
+    with sessions() as s:
+        assert undelivered_cases(s, now + timedelta(minutes=5)) == []
+        assert undelivered_cases(s, now + timedelta(minutes=11)) == [(case_id, 0)]
+    assert escalate_undelivered(sessions, now + timedelta(minutes=11)) == 1
+    assert escalate_undelivered(sessions, now + timedelta(minutes=12)) == 0  # once a level
+    with sessions() as s:
+        got = s.get(Case, case_id)
+        assert got is not None and got.escalation_level == 1
+        to_boss = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.person_id == boss_id)).all()
+        assert len(to_boss) == 1 and "升级提醒" in to_boss[0].payload["text"]
+        # delivered cards keep a case where it is
+        s.execute(OutboxMessage.__table__.update().values(status="sent"))
+        s.commit()
+    assert escalate_undelivered(sessions, now + timedelta(hours=2)) == 0
+
+
+async def test_a_signal_detail_reaches_officers_masked(
+        sessions: sessionmaker[Session], world: World) -> None:
+    detail = "老人来电13912345678，身份证110101199003071234，请核实"
+    body = json.dumps({"device_id": "SMK-1", "event": "alarm", "detail": detail}).encode()
+    async with _client(sessions) as c:
+        r = await c.post("/signals", content=body, headers=_signed(body))
+        assert r.status_code == 200, r.text
+    with sessions() as s:
+        texts = [m.payload["text"] for m in s.scalars(select(OutboxMessage))]
+    cards = [t for t in texts if "老人来电" in t]
+    assert cards and all("139****5678" in t and "1101**********1234" in t for t in cards)
+    assert not any("13912345678" in t or "110101199003071234" in t for t in texts)
