@@ -262,7 +262,7 @@ def _ledger_rows(session: Session, scope: Scope, as_of: date) -> Iterator[list[o
                    "、".join(m.health or "" for m in ms), s.children_count,
                    sp.name if sp else None, sp.phone if sp else None,
                    fl.away_since if fl else None, fl.away_place if fl else None,
-                   fl.planned_return if fl else None, s.helper_name, s.helper_phone,
+                   ym(fl.planned_return) if fl else None, s.helper_name, s.helper_phone,
                    s.helper_identity, s.help_org_name, s.notes]
 
     for row in session.execute(q):
