@@ -96,12 +96,15 @@ def _boxed(ws: Any, value: object) -> Any:
 
 
 def _list_pdf(path: Path, title: str, header: list[str], lead: str, rows: Iterator[list[object]],
-              foot: list[str]) -> int:
+              foot: list[str], widths: list[int] | None = None) -> int:
     from store.reports.render_pdf import html_to_pdf, render_html
 
     data = [[("" if v is None else v) for v in r] for r in rows]
+    # the workbook's column widths as shares of the page: no column squeezed to one
+    # character per line (names, addresses in the 26-column 台账)
+    shares = [w * 100 / sum(widths) for w in widths] if widths else []
     html_to_pdf(render_html("list.html.j2", title=title, header=header, lead=lead, rows=data,
-                            foot=foot), path)
+                            foot=foot, shares=shares), path)
     return len(data)
 
 
@@ -109,7 +112,7 @@ def _write_list(fmt: str, path: Path, title: str, header: list[str], widths: lis
                 rows: Iterator[list[object]], foot: list[str]) -> int:
     if fmt == "xlsx":
         return _list_xlsx(path, title, header, widths, lead, rows, foot)
-    return _list_pdf(path, title, header, lead, rows, foot)
+    return _list_pdf(path, title, header, lead, rows, foot, widths)
 
 
 def _county_of(session: Session, scope: Scope) -> str:
@@ -144,9 +147,10 @@ def export_liuzhou(session: Session, roots: list[int], month: Month, annex: int,
     elif annex == 3:
         grids: list[Grid] = []
         for recs in _month_visit_batches(session, scope, month):
-            grids.extend(liuzhou(r) for r in recs)
-        for i, g in enumerate(grids, 1):
-            g.name = f"{i:03d}-{g.cells[4].text if len(g.cells) > 4 else ''}"
+            for r in recs:  # one sheet per visit, named for the person visited
+                g = liuzhou(r)
+                g.name = f"{len(grids) + 1:03d}-{r.person.name}"
+                grids.append(g)
         if not grids:
             g = liuzhou_blank(county)
             grids = [g]

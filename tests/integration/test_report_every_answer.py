@@ -20,7 +20,7 @@ from conversations.checklist import Question, load_checklist
 from conversations.record import display
 from store.models import Alert, Answer, Case, Visit
 from store.reports.forms import export_visit_form
-from tests.integration.test_report_forms import make_visit, pdf_text
+from tests.integration.test_report_forms import ID, make_visit, pdf_text
 
 POLICIES = ["jingdezhen-2020", "liuzhou-2021", "linzi-2022", "anshan-2020", "guangxi-2023"]
 ALERT = "室内温度过低：12℃"
@@ -89,7 +89,11 @@ def test_every_recorded_answer_is_on_the_form(sessions: sessionmaker[Session], t
     wb = load_workbook(xlsx)
     xlsx_text = flat("\n".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows()
                                for c in row if c.value is not None))
-    texts = {"xlsx": xlsx_text, "pdf": flat(pdf_text(pdf, tmp_path))}
+    raw = pdf_text(pdf, tmp_path)
+    texts = {"xlsx": xlsx_text, "pdf": flat(raw)}
+    for number in (ID, "13800000001"):  # the subject's ID number and phone
+        if number[:6] in raw:
+            assert number in raw, f"{policy}: {number} broken across lines in the PDF"
     for where, text in texts.items():
         missing = [f"{q.id}={display(q, answers[q.id])}" for q in cl.questions
                    if not found(q, display(q, answers[q.id]), text)]
