@@ -22,7 +22,19 @@ from store.reports.formspec import (
     Q,
     placed,
 )
-from store.reports.layout import CHECKED, UNCHECKED, Grid, L, P, S, T, V, checks, place
+from store.reports.layout import (
+    CHECKED,
+    UNCHECKED,
+    Grid,
+    L,
+    P,
+    S,
+    T,
+    V,
+    checks,
+    clauses,
+    place,
+)
 from store.reports.records import (
     VisitRecord,
     load_visit_record,
@@ -70,11 +82,11 @@ def recorded_lines(rec: VisitRecord, only: set[str] | None = None,
 def others_text(rec: VisitRecord) -> str:
     """Every recorded answer the seed's form has no place for (seasonal checks, yes/no
     questions, emergencies, photos): printed on the form's 备注/其他 line."""
-    return "；".join(recorded_lines(rec, exclude=placed(rec.visit.policy)))
+    return clauses(recorded_lines(rec, exclude=placed(rec.visit.policy)))
 
 
 def area_text(rec: VisitRecord, items: list[tuple[str, str]]) -> str:
-    return "；".join(f"{label}：{rec.answers.text(qid)}" for label, qid in items
+    return clauses(f"{label}：{rec.answers.text(qid)}" for label, qid in items
                     if rec.answers.text(qid))
 
 
@@ -147,7 +159,7 @@ def liuzhou_areas(rec: VisitRecord) -> list[tuple[str, str]]:
         areas.append((label, recorded_lines(rec, only=ids), rec.answers.text(qid)))
     # answers of sections a county added to the checklist go under 其他情况
     areas[-1][1].extend(recorded_lines(rec, exclude=covered))
-    return [(label, "\n".join(x for x in ("；".join(lines), free) if x))
+    return [(label, "\n".join(x for x in (clauses(lines), free) if x))
             for label, lines, free in areas]
 
 
@@ -287,6 +299,7 @@ def anshan_year(subject: Subject, person: Person, year: int,
         if rec is not None:
             mode = "实地" if rec.visit.mode == "in_person" else (
                 "电话" if rec.visit.mode == "phone" else None)
+        block = g.rows
         g.row(L(f"{year}年\n{qname}\n巡访情况", rowspan=2 + 2 * len(areas)), L("具体巡访时间"),
               V(f"{d.month}月{d.day}日" if d else "　月　日", 2), L("巡访人"),
               V(rec.visitor.name if rec and rec.visitor else "", 3), L("巡访方式"),
@@ -301,8 +314,9 @@ def anshan_year(subject: Subject, person: Person, year: int,
             g.row(*opts)
         # The seed's sheet has no place for the seasonal checks, the problems found or
         # the alerts raised: they go on the quarter's own 其他情况 line.
-        extra = "；".join(x for x in (others_text(rec), handling_text(rec)) if x) if rec else ""
+        extra = clauses([others_text(rec), handling_text(rec)]) if rec else ""
         g.row(L("其他情况"), V(extra, 9), height=36 if extra else None)
+        g.keep_together(block)
     return g
 
 

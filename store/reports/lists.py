@@ -19,7 +19,7 @@ from store.models import Person, Subject, Visit
 from store.reports.audit import audit
 from store.reports.forms import household_facts, linzi_info_form, liuzhou, write_grids, ym
 from store.reports.formspec import Q
-from store.reports.layout import Grid, P, T, place
+from store.reports.layout import Grid, P, T, clauses, place
 from store.reports.period import Month
 from store.reports.queries import Scope, load_scope, subjects_in_scope
 from store.reports.records import load_cases, load_visit_records
@@ -220,7 +220,7 @@ def _liuzhou_month_rows(session: Session, scope: Scope, month: Month) -> Iterato
         cases = load_cases(session, ids)
         for r in buf:
             n += 1
-            res = "；".join(f"{c.display}：{c.resolution or '处理中'}" for c in cases[r[0]])
+            res = clauses(f"{c.display}：{c.resolution or '处理中'}" for c in cases[r[0]])
             yield [n, r[1], r[2], r[3], liuzhou_types(list(r[4] or [])), r[5], r[6],
                    sugg.get(r[0], ""), res]
 

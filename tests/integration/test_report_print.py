@@ -64,3 +64,28 @@ def test_lists_keep_names_and_numbers_whole(sessions: sessionmaker[Session],
         f"{i:03d}-{n}" for i, n in enumerate(names, 1)]
     ws = load_workbook(tmp_path / "ledger.xlsx").worksheets[0]
     assert ws.print_title_rows == "$3:$3" and ws.page_setup.orientation == "landscape"
+
+
+def test_anshan_quarter_blocks_are_not_split_across_pages(sessions: sessionmaker[Session],
+                                                          tmp_path: Path) -> None:
+    from store.reports.forms import export_subject_form
+    from tests.integration.test_report_forms import ID, make_visit
+
+    with sessions() as s:
+        make_visit(s, "anshan-2020", {"problems_handling": "屋顶漏雨，已联系维修" * 4})
+    with sessions() as s:
+        pdf = export_subject_form(s, ID, 2026, "pdf", tmp_path / "year.pdf")
+    need("pdfinfo")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    pages = int(next(ln.split()[-1] for ln in info.splitlines() if ln.startswith("Pages:")))
+    assert pages > 1  # four blocks do not fit one page: the break must fall between them
+    starts = ends = 0
+    for page in range(1, pages + 1):
+        text = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        # each block holds its quarter's name (第一季度 …) and closes with its 其他情况 line
+        assert text.count("季度") == text.count("其他情况"), f"page {page} splits a block"
+        starts += text.count("季度")
+        ends += text.count("其他情况")
+    assert starts == ends == 4
