@@ -31,7 +31,8 @@ from store.reports.period import DEFAULT_TZ, Month
 # Modes as the seeds name them; remote monitoring and "other" share one column.
 MODE_COLUMNS = {"in_person": "上门", "phone": "电话", "video": "视频", "other": "其他"}
 SEVERITIES = ("watch", "high", "emergency")
-SEVERITY_LABELS = {"watch": "关注", "high": "较高", "emergency": "紧急"}
+# the words alert messages use (bot/alerts/cases.py SEVERITY_LABEL): one name per level
+SEVERITY_LABELS = {"watch": "关注", "high": "高风险", "emergency": "紧急"}
 
 
 # --- the jurisdiction tree ------------------------------------------------------------

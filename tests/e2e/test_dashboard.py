@@ -21,7 +21,7 @@ from bot.settings import load_settings
 from bot.web.dashboard import dashboard_routes, login_link
 from store.models import Alert, AuditEntry, Case, OutboxMessage, Person
 from store.reports.period import Month, today_in
-from store.reports.queries import load_scope, monthly_figures
+from store.reports.queries import SEVERITY_LABELS, load_scope, monthly_figures
 from tests.integration.test_report_monthly import build_world
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -117,7 +117,7 @@ def test_dashboard_shows_the_officers_numbers(sessions: sessionmaker[Session], s
         for r in rows:
             assert r.find_element(By.CLASS_NAME, "subject").text == subject_of[
                 int(r.get_attribute("data-case") or 0)]
-            assert r.find_element(By.CLASS_NAME, "severity").text in ("关注", "较高", "紧急")
+            assert r.find_element(By.CLASS_NAME, "severity").text in SEVERITY_LABELS.values()
             assert r.find_element(By.CLASS_NAME, "age").text.endswith("天")
         row = drv.find_element(By.CSS_SELECTOR, f'#open-cases tr[data-case="{alerted.id}"]')
         assert row.find_element(By.CLASS_NAME, "finding").text == "燃气安全：较差"
@@ -167,3 +167,10 @@ def test_dashboard_shows_the_officers_numbers(sessions: sessionmaker[Session], s
     with sessions() as s:
         assert s.query(AuditEntry).filter_by(action="dashboard_view").count() == 1
         assert s.query(AuditEntry).filter_by(action="dashboard_login").count() == 1
+
+
+def test_reports_and_alert_messages_name_severities_alike() -> None:
+    """The dashboard, charts and monthly PDF say what the alert messages say (高风险)."""
+    from bot.alerts.cases import SEVERITY_LABEL
+
+    assert SEVERITY_LABELS == SEVERITY_LABEL
