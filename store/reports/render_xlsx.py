@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -16,6 +17,7 @@ from store.workbook import print_setup, put
 THIN = Side(style="thin", color="000000")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 FONT = "宋体"
+_NUMBER = re.compile(r"[\d\-]{7,}[\dXx]?")
 _SAFE = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
@@ -45,8 +47,10 @@ def write_grid(ws: Worksheet, grid: Grid) -> None:
         size = 16 if cell.kind == "title" else 10.5
         xc.font = Font(name=FONT, bold=bold, size=size)
         default = "center" if cell.kind in ("label", "section", "title") else "left"
+        # An ID number or phone is shrunk to fit its cell rather than wrapped mid-number.
+        whole = bool(cell.text) and _NUMBER.fullmatch(cell.text.strip()) is not None
         xc.alignment = Alignment(horizontal=cell.align or default, vertical="center",
-                                 wrap_text=True)
+                                 wrap_text=not whole, shrink_to_fit=whole)
         if cell.colspan > 1 or cell.rowspan > 1:
             ws.merge_cells(start_row=r, start_column=c, end_row=r + cell.rowspan - 1,
                            end_column=c + cell.colspan - 1)

@@ -161,6 +161,9 @@ def test_anshan_yearly_sheet(sessions: sessionmaker[Session], tmp_path: Path) ->
     safety = next(c for row in ws.iter_rows(min_row=q4.row) for c in row if c.value == "安全情况")
     assert [ws.cell(row=safety.row + 1, column=k).value for k in (9, 10, 11)] == [
         "☐正常", "☐一般", "☑较差"]
+    # the ID number is shrunk to fit its cell, never wrapped mid-number
+    idc = next(c for row in ws.iter_rows() for c in row if c.value == ID)
+    assert idc.alignment.shrink_to_fit and not idc.alignment.wrap_text
     q1 = next(c for row in ws.iter_rows() for c in row if c.value == "2026年\n第一季度\n巡访情况")
     assert ws.cell(row=q1.row, column=3).value == "　月　日"
     with sessions() as s:
