@@ -89,3 +89,22 @@ def test_anshan_quarter_blocks_are_not_split_across_pages(sessions: sessionmaker
         starts += text.count("季度")
         ends += text.count("其他情况")
     assert starts == ends == 4
+
+
+def test_anshan_workbook_breaks_pages_between_quarters(sessions: sessionmaker[Session],
+                                                       tmp_path: Path) -> None:
+    from store.reports.forms import export_subject_form
+    from tests.integration.test_report_forms import ID, make_visit
+
+    with sessions() as s:
+        make_visit(s, "anshan-2020", {"problems_handling": "屋顶漏雨，已联系维修" * 4})
+    with sessions() as s:
+        x = export_subject_form(s, ID, 2026, "xlsx", tmp_path / "year.xlsx")
+    ws = load_workbook(x).worksheets[0]
+    breaks = [b.id for b in ws.row_breaks.brk]
+    assert breaks  # the sheet is longer than a page
+    quarter_rows = [c.row for row in ws.iter_rows() for c in row
+                    if isinstance(c.value, str) and "季度" in c.value]
+    assert len(quarter_rows) == 4
+    for after in breaks:  # every break falls just before a quarter's block
+        assert after + 1 in quarter_rows, (after, quarter_rows)
