@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,14 +36,22 @@ from bot.settings import Settings
 from store.models import AuditEntry, Person, Role
 from store.reports.audit import audit
 from store.reports.monthly import export_monthly, officer_roots
-from store.reports.overview import AGE_BUCKETS, open_cases_by_age, overdue_visits
+from store.reports.overview import AGE_BUCKETS, open_cases, open_cases_by_age, overdue_visits
 from store.reports.period import Month
-from store.reports.queries import SEVERITIES, SEVERITY_LABELS, load_scope, monthly_figures
+from store.reports.queries import (
+    SEVERITIES,
+    SEVERITY_LABELS,
+    count_not_visited,
+    load_scope,
+    monthly_figures,
+    not_visited,
+)
 
 COOKIE = "visitbot_dash"
 SESSION_HOURS = 8
 LOGIN_MINUTES = 15
 TEMPLATES = Path(__file__).parent / "dashboard_templates"
+UNVISITED_LISTED = 300  # the rest are in the monthly workbook
 
 
 # --- signed tokens -----------------------------------------------------------------------
@@ -206,15 +215,22 @@ class Dashboard:
             figures = monthly_figures(s, scope, month, as_of, self.settings.timezone)
             overdue_total, overdue = overdue_visits(s, scope, today)
             cases = open_cases_by_age(s, scope, now)
+            # the officer's first screen: the open cases, then who was not visited
+            cases_total, case_list = open_cases(s, scope, now)
+            unvisited_total = count_not_visited(s, scope, month)
+            unvisited = list(islice(not_visited(s, scope, month), UNVISITED_LISTED))
             name = s.get(Person, person_id)
             audit(s, person_id, "dashboard_view", None, scope=roots, month=month.key,
-                  overdue_listed=len(overdue))
+                  overdue_listed=len(overdue), cases_listed=len(case_list),
+                  not_visited_listed=len(unvisited))
             s.commit()
         return {"f": figures, "month": month, "prev": month.shift(-1), "next": month.shift(1),
                 "overdue_total": overdue_total, "overdue": overdue, "cases": cases,
                 "severities": SEVERITIES, "sev_labels": SEVERITY_LABELS,
                 "buckets": [b[0] for b in AGE_BUCKETS], "officer": name.name if name else "",
-                "today": today}
+                "today": today, "cases_total": cases_total, "case_list": case_list,
+                "unvisited_total": unvisited_total, "unvisited": unvisited,
+                "path": scope.path}
 
     async def download(self, request: Request) -> Response:
         person = self._person(request)

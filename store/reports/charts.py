@@ -180,7 +180,8 @@ def cases_png(h: CaseHistory, title: str = "风险案件（按严重程度）") 
     for i, v in enumerate(values):
         ax2.text(i, v, str(v), ha="center", va="bottom", fontsize=8)
     ax2.set_title("未结")
-    fig.suptitle(title)
+    # above the panels' own titles, which it overlapped at the default height
+    fig.suptitle(title, y=1.04)
     return _png(fig)
 
 

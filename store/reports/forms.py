@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -20,7 +22,19 @@ from store.reports.formspec import (
     Q,
     placed,
 )
-from store.reports.layout import CHECKED, UNCHECKED, Grid, L, P, S, T, V, checks, place
+from store.reports.layout import (
+    CHECKED,
+    UNCHECKED,
+    Grid,
+    L,
+    P,
+    S,
+    T,
+    V,
+    checks,
+    clauses,
+    place,
+)
 from store.reports.records import (
     VisitRecord,
     load_visit_record,
@@ -68,11 +82,11 @@ def recorded_lines(rec: VisitRecord, only: set[str] | None = None,
 def others_text(rec: VisitRecord) -> str:
     """Every recorded answer the seed's form has no place for (seasonal checks, yes/no
     questions, emergencies, photos): printed on the form's 备注/其他 line."""
-    return "；".join(recorded_lines(rec, exclude=placed(rec.visit.policy)))
+    return clauses(recorded_lines(rec, exclude=placed(rec.visit.policy)))
 
 
 def area_text(rec: VisitRecord, items: list[tuple[str, str]]) -> str:
-    return "；".join(f"{label}：{rec.answers.text(qid)}" for label, qid in items
+    return clauses(f"{label}：{rec.answers.text(qid)}" for label, qid in items
                     if rec.answers.text(qid))
 
 
@@ -145,7 +159,7 @@ def liuzhou_areas(rec: VisitRecord) -> list[tuple[str, str]]:
         areas.append((label, recorded_lines(rec, only=ids), rec.answers.text(qid)))
     # answers of sections a county added to the checklist go under 其他情况
     areas[-1][1].extend(recorded_lines(rec, exclude=covered))
-    return [(label, "\n".join(x for x in ("；".join(lines), free) if x))
+    return [(label, "\n".join(x for x in (clauses(lines), free) if x))
             for label, lines, free in areas]
 
 
@@ -156,13 +170,21 @@ GOOD3 = ["好", "一般", "较差"]
 
 
 def linzi_frequency(session: Session, rec: VisitRecord) -> int:
-    """探视频次 每月 N 次: this subject's visits due in the visit's month."""
+    """探视频次 每月 N 次, from the subject's rhythm: the spacing of its recent regular
+    visits (a key subject visited every half month: 2), or the regular visits due in the
+    visit's month when that is more. Holiday and campaign visits are not the rhythm."""
     d = rec.day or rec.visit.due_on
     first = d.replace(day=1)
     nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return session.scalar(select(func.count()).select_from(Visit).where(
-        Visit.subject_id == rec.subject.person_id, Visit.due_on >= first, Visit.due_on < nxt,
-        Visit.status != "cancelled")) or 1
+    regular = (Visit.subject_id == rec.subject.person_id, Visit.kind == "regular",
+               Visit.status != "cancelled")
+    in_month = session.scalar(select(func.count()).select_from(Visit).where(
+        *regular, Visit.due_on >= first, Visit.due_on < nxt)) or 0
+    dues = list(session.scalars(select(Visit.due_on).where(*regular, Visit.due_on < nxt)
+                                .order_by(Visit.due_on.desc()).limit(7)))
+    gaps = sorted((a - b).days for a, b in pairwise(dues) if a != b)
+    per_month = round(30.4 / gaps[len(gaps) // 2]) if gaps else 1
+    return max(1, in_month, per_month)
 
 
 LINZI_CATEGORIES = ["低保对象", "分散特困", "城乡留守老人", "重残老人", "其他"]
@@ -214,7 +236,7 @@ def linzi(rec: VisitRecord, per_month: int = 1) -> Grid:
     g.row(L("其它需求", 2), V(rec.answers.text(q(rec, "other_needs")), 6), height=36)
     g.row(S("子女返乡情况", 8))
     planned = rec.answers.text(q(rec, "children_return")) or "、".join(
-        f"{p.name}（{fl.relation or '子女'}）{fl.planned_return}"
+        f"{p.name}（{fl.relation or '子女'}）{ym(fl.planned_return)}"
         for fl, p in rec.family if fl.planned_return)
     g.row(L("子女计划返回时间", 2), V(planned, 6))
     notes = "\n".join(x for x in (rec.answers.text(q(rec, "notes")), others_text(rec),
@@ -277,6 +299,7 @@ def anshan_year(subject: Subject, person: Person, year: int,
         if rec is not None:
             mode = "实地" if rec.visit.mode == "in_person" else (
                 "电话" if rec.visit.mode == "phone" else None)
+        block = g.rows
         g.row(L(f"{year}年\n{qname}\n巡访情况", rowspan=2 + 2 * len(areas)), L("具体巡访时间"),
               V(f"{d.month}月{d.day}日" if d else "　月　日", 2), L("巡访人"),
               V(rec.visitor.name if rec and rec.visitor else "", 3), L("巡访方式"),
@@ -291,8 +314,9 @@ def anshan_year(subject: Subject, person: Person, year: int,
             g.row(*opts)
         # The seed's sheet has no place for the seasonal checks, the problems found or
         # the alerts raised: they go on the quarter's own 其他情况 line.
-        extra = "；".join(x for x in (others_text(rec), handling_text(rec)) if x) if rec else ""
+        extra = clauses([others_text(rec), handling_text(rec)]) if rec else ""
         g.row(L("其他情况"), V(extra, 9), height=36 if extra else None)
+        g.keep_together(block)
     return g
 
 
@@ -325,6 +349,30 @@ def anshan_quarter_records(session: Session, subject_id: int, year: int
 
 HELP_ORGS = ["党政机关、群团组织", "乡镇（街道）、村（居）民委员会", "企业", "社会组织",
              "专业社会工作者", "志愿者", "其他"]
+
+
+# What a 帮扶单位's name says about its kind, first match wins (guangxi 附件2 四).
+HELP_ORG_WORDS = [
+    ("乡镇（街道）、村（居）民委员会", ("村委", "居委", "村民委员会", "居民委员会", "社区",
+                                    "镇人民政府", "乡人民政府", "街道办")),
+    ("党政机关、群团组织", ("党委", "政府", "局", "机关", "团委", "妇联", "工会", "残联")),
+    ("专业社会工作者", ("社工", "社会工作")),
+    ("社会组织", ("协会", "基金会", "服务中心", "社会组织")),
+    ("企业", ("公司", "企业", "厂")),
+    ("志愿者", ("志愿",)),
+]
+
+
+def help_org_kind(kind: str | None, name: str | None) -> str | None:
+    """The box to tick: the recorded kind, else the kind the unit's name shows."""
+    if kind in HELP_ORGS:
+        return kind
+    if not name:
+        return None
+    for box, words in HELP_ORG_WORDS:
+        if any(w in name for w in words):
+            return box
+    return "其他"
 
 
 def _household_change(rec: VisitRecord) -> str:
@@ -372,7 +420,8 @@ def guangxi(rec: VisitRecord) -> Grid:
     members = sorted(rec.household, key=lambda m: m.relation != "户主")
     for i in range(max(3, len(members))):
         m = members[i] if i < len(members) else None
-        g.row(V("户主" if i == 0 else str(i + 1), align="center"), V(m.name if m else ""),
+        g.row(V("户主" if m and m.relation == "户主" else str(i + 1), align="center"),
+              V(m.name if m else ""),
               V(m.gender if m else ""), V((m.id_number or "") if m else "", 2),
               V((m.relation or "") if m else ""), V((m.health or "") if m else ""),
               V((m.benefits or "") if m else ""))
@@ -386,7 +435,9 @@ def guangxi(rec: VisitRecord) -> Grid:
                         s.monthly_benefits or "")):
         g.row(L(label, 2), V(val, 6))
     g.row(S("四、已享受帮扶情况", 8))
-    g.row(L("帮扶单位（组织）"), V(checks(HELP_ORGS, s.help_org_type), 4), L("帮扶\n责任人"),
+    org = help_org_kind(s.help_org_type, s.help_org_name)
+    org_text = checks(HELP_ORGS, org) + (f"\n{s.help_org_name}" if s.help_org_name else "")
+    g.row(L("帮扶单位（组织）"), V(org_text, 4), L("帮扶\n责任人"),
           V(s.helper_name or "", 2))
     g.row(V(f"帮扶措施：{s.help_measures or ''}", 8), height=36)
     g.row(S("五、探访情况", 8))
@@ -495,6 +546,27 @@ def household_facts(session: Session, ids: list[int]) -> tuple[dict[int, list[Ho
     return members, supporter
 
 
+HELPER_IDENTITIES = ["党员", "村干部", "志愿者", "其他"]
+
+
+def helper_identity(text: str | None) -> str | None:
+    """The 附件1 box for a helper's 身份: the roster's 村（居）干部 is the seed's 村干部."""
+    if not text:
+        return None
+    t = text.replace("（居）", "").replace("(居)", "").strip()
+    if t in HELPER_IDENTITIES:
+        return t
+    return "村干部" if "干部" in t else ("党员" if "党员" in t else "其他")
+
+
+def checks_or_other(options: list[str], value: str | None) -> str:
+    """The seed's boxes ticked, and any recorded value the seed has no box for written
+    beside them ticked (生活来源 政府补贴: ☐个人积蓄 ☐子女赡养 ☑政府补贴)."""
+    parts = [p.strip() for p in re.split(r"[、，,；;/]", value or "") if p.strip()]
+    extra = [p for p in parts if p not in options]
+    return " ".join([checks(options, parts), *(f"{CHECKED}{p}" for p in extra)])
+
+
 def linzi_info_form(session: Session, s: Subject, p: Person) -> Grid:
     from store.reports.records import place_names
 
@@ -512,7 +584,7 @@ def linzi_info_form(session: Session, s: Subject, p: Person) -> Grid:
     g.row(L("身份证号码"), V(p.id_number or "", 2), L("家庭住址"), V(s.address or "", 4))
     g.row(L("健康状况"), V(checks(["良好", "一般", "差"], s.health_status), 2),
           L("患病种类或残疾等级", 2), V(s.diseases or "", 3))
-    g.row(L("生活来源"), V(checks(["个人积蓄", "子女赡养"], s.income_source), 3),
+    g.row(L("生活来源"), V(checks_or_other(["个人积蓄", "子女赡养"], s.income_source), 3),
           L("年收入（万元）", 2), V("" if s.annual_income_wan is None else s.annual_income_wan, 2))
     rels = set()
     for m in ms:
@@ -526,9 +598,9 @@ def linzi_info_form(session: Session, s: Subject, p: Person) -> Grid:
           V((sp.phone or "") if sp else "", 3))
     g.row(L("外出时间"), V(str(fl.away_since or "") if fl else ""), L("外出地点"),
           V((fl.away_place or "") if fl else "", 2), L("计划返回时间"),
-          V(str(fl.planned_return or "") if fl else "", 2))
+          V(ym(fl.planned_return) if fl else "", 2))
     g.row(L("帮扶联系人\n姓名"), V(s.helper_name or ""), L("联系电话"), V(s.helper_phone or ""),
-          L("身份"), V(checks(["党员", "村干部", "志愿者", "其他"], s.helper_identity), 3))
+          L("身份"), V(checks(HELPER_IDENTITIES, helper_identity(s.helper_identity)), 3))
     g.row(L("帮扶人所在单位", 2), V(s.help_org_name or "", 6))
     g.row(L("其他需要说明的问题", 2), V(s.notes or "", 6), height=48)
     return g

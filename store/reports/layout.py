@@ -68,6 +68,26 @@ class Grid:
     heights: dict[int, float] = field(default_factory=dict)  # row → points, when fixed
     _occupied: set[tuple[int, int]] = field(default_factory=set, repr=False)
     rows: int = 0
+    keep: list[tuple[int, int]] = field(default_factory=list)  # row ranges not to split
+
+    def keep_together(self, first: int) -> None:
+        """The rows from `first` to the last one placed print on one page (a quarter's
+        block of the Anshan sheet)."""
+        self.keep.append((first, self.rows))
+
+    def row_groups(self) -> list[tuple[bool, list[list[Cell]]]]:
+        """Rows in runs: (kept together?, rows), for one <tbody> each."""
+        rows = self.by_row()
+        out: list[tuple[bool, list[list[Cell]]]] = []
+        i = 0
+        for first, end in sorted(self.keep):
+            if i < first:
+                out.append((False, rows[i:first]))
+            out.append((True, rows[first:end]))
+            i = end
+        if i < len(rows):
+            out.append((False, rows[i:]))
+        return out
 
     def row(self, *cells: Cell, height: float | None = None) -> int:
         """Place cells left to right, skipping columns held by rowspans from above."""
@@ -133,3 +153,12 @@ def place(name: str | None, level: str, word: str) -> str:
     if not name:
         return BLANK + word
     return name if name.endswith(LEVEL_WORDS[level]) else name + word
+
+
+_CLAUSE_END = "。；;，,、 　"
+
+
+def clauses(parts: Iterable[str | None], sep: str = "；") -> str:
+    """Parts joined with 「；」, each without its own closing punctuation (「已维修。」 and
+    「待复查」 give 「已维修；待复查」, not 「已维修。；待复查」); empty parts dropped."""
+    return sep.join(t for t in ((p or "").rstrip(_CLAUSE_END) for p in parts) if t)

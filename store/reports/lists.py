@@ -19,7 +19,7 @@ from store.models import Person, Subject, Visit
 from store.reports.audit import audit
 from store.reports.forms import household_facts, linzi_info_form, liuzhou, write_grids, ym
 from store.reports.formspec import Q
-from store.reports.layout import Grid, P, T, place
+from store.reports.layout import Grid, P, T, clauses, place
 from store.reports.period import Month
 from store.reports.queries import Scope, load_scope, subjects_in_scope
 from store.reports.records import load_cases, load_visit_records
@@ -96,12 +96,15 @@ def _boxed(ws: Any, value: object) -> Any:
 
 
 def _list_pdf(path: Path, title: str, header: list[str], lead: str, rows: Iterator[list[object]],
-              foot: list[str]) -> int:
+              foot: list[str], widths: list[int] | None = None) -> int:
     from store.reports.render_pdf import html_to_pdf, render_html
 
     data = [[("" if v is None else v) for v in r] for r in rows]
+    # the workbook's column widths as shares of the page: no column squeezed to one
+    # character per line (names, addresses in the 26-column 台账)
+    shares = [w * 100 / sum(widths) for w in widths] if widths else []
     html_to_pdf(render_html("list.html.j2", title=title, header=header, lead=lead, rows=data,
-                            foot=foot), path)
+                            foot=foot, shares=shares), path)
     return len(data)
 
 
@@ -109,7 +112,7 @@ def _write_list(fmt: str, path: Path, title: str, header: list[str], widths: lis
                 rows: Iterator[list[object]], foot: list[str]) -> int:
     if fmt == "xlsx":
         return _list_xlsx(path, title, header, widths, lead, rows, foot)
-    return _list_pdf(path, title, header, lead, rows, foot)
+    return _list_pdf(path, title, header, lead, rows, foot, widths)
 
 
 def _county_of(session: Session, scope: Scope) -> str:
@@ -144,9 +147,10 @@ def export_liuzhou(session: Session, roots: list[int], month: Month, annex: int,
     elif annex == 3:
         grids: list[Grid] = []
         for recs in _month_visit_batches(session, scope, month):
-            grids.extend(liuzhou(r) for r in recs)
-        for i, g in enumerate(grids, 1):
-            g.name = f"{i:03d}-{g.cells[4].text if len(g.cells) > 4 else ''}"
+            for r in recs:  # one sheet per visit, named for the person visited
+                g = liuzhou(r)
+                g.name = f"{len(grids) + 1:03d}-{r.person.name}"
+                grids.append(g)
         if not grids:
             g = liuzhou_blank(county)
             grids = [g]
@@ -216,7 +220,7 @@ def _liuzhou_month_rows(session: Session, scope: Scope, month: Month) -> Iterato
         cases = load_cases(session, ids)
         for r in buf:
             n += 1
-            res = "；".join(f"{c.display}：{c.resolution or '处理中'}" for c in cases[r[0]])
+            res = clauses(f"{c.display}：{c.resolution or '处理中'}" for c in cases[r[0]])
             yield [n, r[1], r[2], r[3], liuzhou_types(list(r[4] or [])), r[5], r[6],
                    sugg.get(r[0], ""), res]
 
@@ -262,7 +266,7 @@ def _ledger_rows(session: Session, scope: Scope, as_of: date) -> Iterator[list[o
                    "、".join(m.health or "" for m in ms), s.children_count,
                    sp.name if sp else None, sp.phone if sp else None,
                    fl.away_since if fl else None, fl.away_place if fl else None,
-                   fl.planned_return if fl else None, s.helper_name, s.helper_phone,
+                   ym(fl.planned_return) if fl else None, s.helper_name, s.helper_phone,
                    s.helper_identity, s.help_org_name, s.notes]
 
     for row in session.execute(q):

@@ -22,6 +22,7 @@ from store.models import (
     Subject,
     Visit,
 )
+from store.reports.layout import clauses
 
 MODE_LABELS = {"in_person": "上门", "phone": "电话", "video": "视频", "remote": "远程监测",
                "other": "其他"}
@@ -133,7 +134,7 @@ class VisitRecord:
             if c.resolution:
                 text += f"：{c.resolution}"
             parts.append(text)
-        return "；".join(parts)
+        return clauses(parts)
 
 
 def question_labels(policy: str) -> list[tuple[str, str, str]]:

@@ -85,6 +85,14 @@ ROSTER_COLUMNS: tuple[Column, ...] = (
        example="村（居）干部"),
     _c("help_org", "帮扶单位", "帮扶单位(组织)", "帮扶人所在单位", example="东关村村委会"),
     _c("help_measures", "帮扶措施", example="每周电话问候"),
+    # guangxi 附件2 一 是否居住在户籍所在地; linzi 附件1 共同居住人 / guangxi 附件2 二 家庭基本情况:
+    # co-residents separated by 、, their relations and health in the same order.
+    _c("lives_at_hukou", "是否居住在户籍所在地", "居住在户籍所在地", example="是"),
+    _c("household_names", "共同居住人", "共同居住人姓名", "同住人", example="王秀兰"),
+    _c("household_relations", "共同居住人与本人关系", "共同居住人关系", "同住人关系",
+       example="配偶"),
+    _c("household_health", "共同居住人身体状况", "共同居住人健康状况", "同住人身体状况",
+       example="一般"),
     _c("notify_consent", "同意通知子女", "是否同意通知子女", example="是"),
     _c("notes", "备注", "其他需要说明的问题", example=""),
 )

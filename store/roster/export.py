@@ -24,6 +24,7 @@ from store.models import (
     Assignment,
     AuditEntry,
     FamilyLink,
+    HouseholdMember,
     Jurisdiction,
     Person,
     Role,
@@ -99,6 +100,14 @@ def _roster_rows(conn: Connection, today: date) -> Iterator[dict[str, Any]]:
     ).all():
         children.setdefault(sid, []).append((name, phone, relation, back))
 
+    household: dict[int, list[tuple[str, str | None, str | None]]] = {}
+    for sid, name, relation, health in conn.execute(
+        select(HouseholdMember.subject_id, HouseholdMember.name, HouseholdMember.relation,
+               HouseholdMember.health).where(HouseholdMember.co_resident.is_(True))
+        .order_by(HouseholdMember.subject_id, HouseholdMember.id)
+    ).all():
+        household.setdefault(sid, []).append((name, relation, health))
+
     s_cols = [c.label(f"s_{c.key}") for c in Subject.__table__.columns]
     query = (
         select(*s_cols, Person.name.label("p_name"), Person.gender.label("p_gender"),
@@ -118,6 +127,7 @@ def _roster_rows(conn: Connection, today: date) -> Iterator[dict[str, Any]]:
         v_name, v_phone, v_number = visitors.get(vid, (None, None, None)) if vid else (
             None, None, None)
         kids = children.get(s["person_id"], [])
+        members = household.get(s["person_id"], [])
         born = m["p_birth"]
         yield {
             "name": m["p_name"], "gender": m["p_gender"],
@@ -146,6 +156,10 @@ def _roster_rows(conn: Connection, today: date) -> Iterator[dict[str, Any]]:
             "visitor_title": titles.get((vid, m["p_jur"])) if vid else None,
             "help_org": s["help_org_name"], "help_measures": s["help_measures"],
             "notify_consent": _yn(s["family_notify_consent"]), "notes": s["notes"],
+            "lives_at_hukou": _yn(s["lives_at_hukou"]),
+            "household_names": _join(h[0] for h in members),
+            "household_relations": _join_same(h[1] for h in members),
+            "household_health": _join_same(h[2] for h in members),
         }
 
 

@@ -211,6 +211,11 @@ def _roster_chunk(conn: Connection, chunk: list[RosterRow], tree: dict[sql.Path3
             if pids[r.id_number] in was_subject})
 
     _children(conn, chunk, pids, village, report)
+    # A row that names co-residents replaces the subject's household; an empty cell
+    # leaves what is recorded.
+    sql.replace_household(conn, {pids[r.id_number]: [
+        {"name": m.name, "relation": m.relation, "health": m.health, "co_resident": True}
+        for m in r.household] for r in chunk if r.household})
     created, ended = sql.sync_assignments(
         conn, {pids[r.id_number]: visitor_ids[r.visitor_key] for r in chunk}, today)
     report.assignments_created += created
@@ -235,6 +240,7 @@ def _subject_values(r: RosterRow, person_id: int) -> dict[str, Any]:
         "helper_name": r.visitor_name, "helper_phone": r.visitor_phone,
         "helper_identity": r.visitor_title, "help_measures": r.help_measures,
         "notes": r.notes, "family_notify_consent": r.notify_consent, "extra": {},
+        "lives_at_hukou": r.lives_at_hukou,
     }
 
 

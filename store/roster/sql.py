@@ -26,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -35,7 +36,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from store.base import utcnow
-from store.models import Assignment, FamilyLink, Jurisdiction, Person, Role, Subject
+from store.models import (
+    Assignment,
+    FamilyLink,
+    HouseholdMember,
+    Jurisdiction,
+    Person,
+    Role,
+    Subject,
+)
 
 J = cast(Table, Jurisdiction.__table__)
 P = cast(Table, Person.__table__)
@@ -43,6 +52,7 @@ R = cast(Table, Role.__table__)
 S = cast(Table, Subject.__table__)
 F = cast(Table, FamilyLink.__table__)
 A = cast(Table, Assignment.__table__)
+H = cast(Table, HouseholdMember.__table__)
 
 # Bound parameters per IN (…) list: far below SQLite's 32766 and PostgreSQL's 65535.
 IN_BATCH = 5000
@@ -296,13 +306,25 @@ SUBJECT_ROSTER_COLUMNS = (
     "monthly_income", "monthly_benefits", "water_safe", "fire_power_gas_safe",
     "housing_safe", "children_count", "emergency_contact_name", "emergency_contact_phone",
     "help_org_name", "helper_name", "helper_phone", "helper_identity", "help_measures",
-    "notes", "family_notify_consent",
+    "notes", "family_notify_consent", "lives_at_hukou",
 )
 
 
 def upsert_subjects(conn: Connection, rows: list[dict[str, Any]]) -> None:
     bulk_insert(conn, S, rows, conflict=["person_id"],
                 set_=lambda ex: {c: getattr(ex, c) for c in SUBJECT_ROSTER_COLUMNS})
+
+
+def replace_household(conn: Connection, members: dict[int, list[dict[str, Any]]]) -> None:
+    """Each named subject's co-residents become exactly these."""
+    if not members:
+        return
+    ids = list(members)
+    for batch in _batches(ids):
+        conn.execute(delete(H).where(_in(conn, H.c.subject_id, list(batch))))
+    rows = [{"subject_id": sid, **m} for sid, ms in members.items() for m in ms]
+    if rows:
+        conn.execute(insert(H), rows)
 
 
 def upsert_family_links(conn: Connection, rows: list[dict[str, Any]]) -> None:

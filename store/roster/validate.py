@@ -72,6 +72,15 @@ class ChildRow:
     primary: bool
 
 
+@dataclass(frozen=True, slots=True)
+class HouseholdRow:
+    """A co-resident (共同居住人): linzi 附件1, guangxi 附件2 二."""
+
+    name: str
+    relation: str | None
+    health: str | None
+
+
 @dataclass(slots=True)
 class RosterRow:
     row: int
@@ -115,6 +124,8 @@ class RosterRow:
     help_measures: str | None = None
     notify_consent: bool = False
     notes: str | None = None
+    lives_at_hukou: bool | None = None
+    household: tuple[HouseholdRow, ...] = ()
 
     @property
     def tier(self) -> str:
@@ -463,6 +474,33 @@ def _children(ctx: _RowContext) -> tuple[ChildRow, ...]:
     return tuple(out)
 
 
+def _household(ctx: _RowContext) -> tuple[HouseholdRow, ...]:
+    """共同居住人 names, with their relations and health: one each, or one for all."""
+    c_name, c_rel = ROSTER["household_names"], ROSTER["household_relations"]
+    c_health = ROSTER["household_health"]
+    names = _split(ctx.text(c_name), _CHILD_SEP)
+    relations = _split(ctx.text(c_rel), _CHILD_SEP)
+    health = _split(ctx.text(c_health), _CHILD_SEP)
+    if not names:
+        if relations or health:
+            ctx.err(c_name, "填写了共同居住人关系或身体状况，但没有填写共同居住人姓名")
+        return ()
+    for col, values in ((c_rel, relations), (c_health, health)):
+        if len(values) not in (0, 1, len(names)):
+            ctx.err(col, f"共同居住人{len(names)}人，此列应填1个或{len(names)}个（用“、”分隔）")
+            return ()
+    for col, values, most in ((c_name, names, 100), (c_rel, relations, 32), (c_health, health, 16)):
+        for v in values:
+            if len(v) > most:
+                ctx.err(col, f"过长（最多{most}个字）", v[:20])
+                return ()
+
+    def nth(values: list[str], i: int) -> str | None:
+        return values[i] if len(values) > 1 else (values[0] if values else None)
+
+    return tuple(HouseholdRow(n, nth(relations, i), nth(health, i)) for i, n in enumerate(names))
+
+
 def roster_row(ctx: _RowContext, policy_default: str) -> RosterRow | None:
     c = ROSTER
     name = ctx.text(c["name"], required=True, max_len=100)
@@ -527,6 +565,8 @@ def roster_row(ctx: _RowContext, policy_default: str) -> RosterRow | None:
         help_measures=ctx.text(c["help_measures"], max_len=1000),
         notify_consent=bool(_bool_cell(ctx, c["notify_consent"])),
         notes=ctx.text(c["notes"], max_len=2000),
+        lives_at_hukou=_bool_cell(ctx, c["lives_at_hukou"]),
+        household=_household(ctx),
     )
     return None if ctx.errors else row
 

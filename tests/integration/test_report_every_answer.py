@@ -20,7 +20,7 @@ from conversations.checklist import Question, load_checklist
 from conversations.record import display
 from store.models import Alert, Answer, Case, Visit
 from store.reports.forms import export_visit_form
-from tests.integration.test_report_forms import make_visit, pdf_text
+from tests.integration.test_report_forms import ID, make_visit, pdf_text
 
 POLICIES = ["jingdezhen-2020", "liuzhou-2021", "linzi-2022", "anshan-2020", "guangxi-2023"]
 ALERT = "室内温度过低：12℃"
@@ -48,7 +48,7 @@ def value_for(i: int, q: Question) -> object:
         return {"media_id": f"m{i}"}
     if q.type == "location":
         return {"lat": 36.8, "lon": 118.3}
-    return f"记录{q.id}说明"
+    return f"记录{q.id}说明。"  # a sentence: its 。 must not double up with the form's ；
 
 
 def flat(text: str) -> str:
@@ -60,7 +60,7 @@ def found(q: Question, shown: str, text: str) -> bool:
     if q.type in ("single", "multi", "yesno"):
         return any(want in text for want in (f"☑{shown}", f"{q.label}：{shown}",
                                                f"{label}：{shown}"))
-    return flat(shown) in text
+    return flat(shown).rstrip("。") in text
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -89,10 +89,15 @@ def test_every_recorded_answer_is_on_the_form(sessions: sessionmaker[Session], t
     wb = load_workbook(xlsx)
     xlsx_text = flat("\n".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows()
                                for c in row if c.value is not None))
-    texts = {"xlsx": xlsx_text, "pdf": flat(pdf_text(pdf, tmp_path))}
+    raw = pdf_text(pdf, tmp_path)
+    texts = {"xlsx": xlsx_text, "pdf": flat(raw)}
+    for number in (ID, "13800000001"):  # the subject's ID number and phone
+        if number[:6] in raw:
+            assert number in raw, f"{policy}: {number} broken across lines in the PDF"
     for where, text in texts.items():
         missing = [f"{q.id}={display(q, answers[q.id])}" for q in cl.questions
                    if not found(q, display(q, answers[q.id]), text)]
         assert not missing, f"{policy} {where}: answers not on the form: {missing}"
         assert flat(ALERT) in text, f"{policy} {where}: the visit's alert is not on the form"
         assert not DOUBLED.findall(text), f"{policy} {where}: doubled place word"
+        assert not re.findall(r"[。；，][。；]", text), f"{policy} {where}: doubled punctuation"

@@ -161,6 +161,9 @@ def test_anshan_yearly_sheet(sessions: sessionmaker[Session], tmp_path: Path) ->
     safety = next(c for row in ws.iter_rows(min_row=q4.row) for c in row if c.value == "安全情况")
     assert [ws.cell(row=safety.row + 1, column=k).value for k in (9, 10, 11)] == [
         "☐正常", "☐一般", "☑较差"]
+    # the ID number is shrunk to fit its cell, never wrapped mid-number
+    idc = next(c for row in ws.iter_rows() for c in row if c.value == ID)
+    assert idc.alignment.shrink_to_fit and not idc.alignment.wrap_text
     q1 = next(c for row in ws.iter_rows() for c in row if c.value == "2026年\n第一季度\n巡访情况")
     assert ws.cell(row=q1.row, column=3).value == "　月　日"
     with sessions() as s:
@@ -210,3 +213,50 @@ def test_every_form_cell_names_a_real_question() -> None:
     for policy, ids in wanted.items():
         missing = ids - set(load_checklist(policy).index)
         assert not missing, f"{policy}: form names unknown question(s) {sorted(missing)}"
+
+
+def test_linzi_visit_frequency_follows_the_rhythm(sessions: sessionmaker[Session],
+                                                  tmp_path: Path) -> None:
+    """A key subject visited every half month: 探视频次 每月 2 次, though only one of
+    those visits is due in the form's month so far."""
+    with sessions() as s:
+        vid = make_visit(s, "linzi-2022", {"gas_safety": "好"}, day=date(2026, 11, 12))
+        v = s.get(Visit, vid)
+        assert v is not None
+        for due in (date(2026, 9, 28), date(2026, 10, 13), date(2026, 10, 28)):
+            s.add(Visit(subject_id=v.subject_id, visitor_id=v.visitor_id, policy="linzi-2022",
+                        due_on=due, visited_on=due, mode="in_person", status="filed"))
+        # a holiday visit is no part of the rhythm
+        s.add(Visit(subject_id=v.subject_id, policy="linzi-2022", kind="holiday",
+                    due_on=date(2026, 11, 1), status="planned"))
+        s.commit()
+    with sessions() as s:
+        x = export_visit_form(s, vid, "xlsx", tmp_path / "f.xlsx")
+    assert right_of(x, "探视频次") == "每月 2 次"
+
+
+def test_linzi_info_form_ticks_what_the_roster_says(sessions: sessionmaker[Session],
+                                                    tmp_path: Path) -> None:
+    """附件1: 政府补贴 is written ticked beside the seed's two boxes, 村（居）干部 ticks
+    村干部, and a planned return month prints without an invented day."""
+    from store.models import FamilyLink
+
+    with sessions() as s:
+        vid = make_visit(s, "linzi-2022", {})
+        v = s.get(Visit, vid)
+        assert v is not None
+        subj = s.get(Subject, v.subject_id)
+        assert subj is not None
+        subj.income_source = "政府补贴"
+        subj.helper_identity = "村（居）干部"
+        child = Person(name="王建国", phone="13900000002")
+        s.add(child)
+        s.flush()
+        s.add(FamilyLink(subject_id=subj.person_id, person_id=child.id, relation="儿子",
+                         is_primary_supporter=True, planned_return=date(2026, 2, 1)))
+        s.commit()
+    with sessions() as s:
+        x = export_subject_form(s, ID, 2026, "xlsx", tmp_path / "info.xlsx")
+    assert right_of(x, "生活来源") == "☐个人积蓄 ☐子女赡养 ☑政府补贴"
+    assert right_of(x, "身份") == "☐党员 ☑村干部 ☐志愿者 ☐其他"
+    assert right_of(x, "计划返回时间") == "2026年2月"
