@@ -274,3 +274,54 @@ def test_unsubscribe_unbinds(world: World) -> None:
     assert world.wechat.unsubscribe("o-leaver").status == 200
     with world.sessions() as s:
         assert s.scalar(select(Account.id).where(Account.external_id == "o-leaver")) is None
+
+
+def test_the_review_has_one_numbering_and_menus_do_not_repeat_the_options(
+        world: World) -> None:
+    """The review numbers its items and nothing else: 确认/取消 are words (and menu items),
+    so "2" opens item 2, which the text calls 2. A question sent as a menu does not list
+    its options in the text above the menu as well."""
+    w = world
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    openid = "o-visitor-review"
+    assert w.wechat.subscribe(openid, invite(w.sessions, visitor_id, w.clock.now)).content
+    with w.sessions() as s:
+        visit_id = s.scalar(select(Visit.id).where(Visit.subject_id == subject_id)
+                            .order_by(Visit.due_on).limit(1))
+        if visit_id is None:
+            today = w.clock.now.date()
+            visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
+                          kind="adhoc", due_on=today, window_opens=today, deadline=today,
+                          status="planned")
+            s.add(visit)
+            s.commit()
+            visit_id = visit.id
+    reply = w.wechat.menu_click(openid, f"start:{visit_id}", "开始记录")
+    last_text, repeats = "", 0
+    for _ in range(MAX_STEPS):
+        content = reply.content or ""
+        if "请核对本次探访记录" in content:
+            break
+        w.deliver()  # the question menus go out by API
+        message = w.last_to("wechat", openid)
+        assert message is not None
+        repeats = repeats + 1 if message.text == last_text else 0
+        last_text = message.text
+        label, _value = answer_for(message, repeats)
+        reply = w.wechat.text(openid, label)
+    review = reply.content or ""
+    assert "请核对本次探访记录" in review, review
+    numbered = re.findall(r"^(\d+)\. (.+?)：", review, re.M)
+    assert [int(n) for n, _ in numbered] == list(range(1, len(numbered) + 1))
+    assert numbered[1][1] == "探访日期" and "确认提交" not in review
+    assert "“确认”" in review and "“取消”" in review
+    reply = w.wechat.text(openid, "2")  # what the text calls 2: the date
+    assert "探访日期是哪天" in (reply.content or "")
+
+    menus = [c.body["msgmenu"] for c in w.fake.sent("message/custom/send")
+             if c.body["touser"] == openid and c.body["msgtype"] == "msgmenu"]
+    assert menus
+    for menu in menus:
+        items = [i["content"] for i in menu["list"]]
+        assert not any(re.search(rf"^\d+\. (✓ )?{re.escape(i)}$", menu["head_content"], re.M)
+                       for i in items), menu
