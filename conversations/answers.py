@@ -9,12 +9,11 @@ from typing import Any
 
 from conversations.checklist import Option, Question
 from conversations.numbers import normalize, read_decimal, read_position
+from conversations.spoken import arabic_numerals, tidy
 
 SPLIT = re.compile(r"[\s,，、;；/]+")
 YES = {"是", "对", "有", "需要", "要", "好的", "y", "yes", "1", "是的", "有的", "√"}
 NO = {"否", "不", "没有", "无", "不需要", "不要", "n", "no", "2", "不是", "没", "×"}
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-             "六": 6, "七": 7, "八": 8, "九": 9}
 # Common ways of saying a scale point that are not substrings of the option itself.
 SCALE_SYNONYMS = {
     "较差": ("差", "不好", "很差", "不太好", "坏"),
@@ -94,26 +93,12 @@ def parse_yesno(text: str) -> Parsed:
     return Parsed(False, hint="engine_hint_yesno")
 
 
-def _cn_number(t: str) -> int | None:
-    if not t or any(c not in CN_DIGITS and c != "十" for c in t):
-        return None
-    if t == "十":
-        return 10
-    if "十" in t:
-        tens, _, ones = t.partition("十")
-        return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones, 0))
-    return CN_DIGITS.get(t) if len(t) == 1 else None
-
-
 def parse_number(q: Question, text: str) -> Parsed:
-    t = text.strip()
+    t = arabic_numerals(normalize(tidy(text)))
     if q.unit and t.endswith(q.unit):
         t = t[:-len(q.unit)].strip()
     t = t.rstrip("人个次度℃元岁")
     value = read_decimal(t)
-    if value is None:
-        cn = _cn_number(t)
-        value = float(cn) if cn is not None else None
     if value is None:
         return Parsed(False, hint="engine_hint_number")
     if q.integer and value != int(value):
@@ -126,7 +111,7 @@ def parse_number(q: Question, text: str) -> Parsed:
 
 def parse_date(text: str, today: date, future: str = "forbid", max_past_days: int | None = None
                ) -> Parsed:
-    t = normalize(text).replace(" ", "")
+    t = arabic_numerals(normalize(tidy(text))).replace(" ", "")
     rel = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2}
     day: date | None = None
     month_only = False

@@ -16,6 +16,7 @@ from conversations import buttons
 from conversations.checklist import Checklist, Question
 from conversations.numbers import read_position
 from conversations.record import mode_label
+from conversations.spoken import tidy
 from conversations.text import render
 
 VERSION = 1
@@ -134,9 +135,11 @@ class StepResult:
 
 def command_of(text: str) -> str | None:
     """The checklist command a message is (上一题, 取消, /cancel, /取消 …), or None."""
-    t = text.strip()
-    t = t[1:] if t.startswith("/") else t
-    return COMMANDS.get(t.lower()) if t else None
+    for t in (text.strip(), tidy(text)):  # "?" is a command; "取消。" is one too
+        t = t[1:] if t.startswith("/") else t
+        if t and t.lower() in COMMANDS:
+            return COMMANDS[t.lower()]
+    return None
 
 
 def is_finished(state: Mapping[str, Any]) -> bool:
@@ -323,6 +326,9 @@ def _on_command(res: StepResult, command: str, cl: Checklist, ctx: Context) -> N
 def _on_text(res: StepResult, text: str, cl: Checklist, ctx: Context) -> None:
     st = res.state
     cur = st.get("cur")
+    if cur not in cl.index or cl.question(cur).type != "text":
+        # a recogniser's "。", full-width digits: not part of a choice, number or date
+        text = tidy(text)
     if cur == MODE:
         code = _match_mode(cl, text, ctx)
         if code is None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -30,6 +31,7 @@ from scheduler.tick import tick
 from store.db import is_sqlite, make_engine, session_factory
 from store.models import (
     Account,
+    Answer,
     Assignment,
     Case,
     FamilyLink,
@@ -325,3 +327,37 @@ def test_the_review_has_one_numbering_and_menus_do_not_repeat_the_options(
         items = [i["content"] for i in menu["list"]]
         assert not any(re.search(rf"^\d+\. (✓ )?{re.escape(i)}$", menu["head_content"], re.M)
                        for i in items), menu
+
+
+def _spoken(n: int) -> str:
+    """1..99 as a recogniser writes it: 十一, 二十, 三十一."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(n, 10)
+    return ((digits[tens] if tens > 1 else "") + "十" if tens else "") + (
+        digits[ones] if ones or not tens else "")
+
+
+def test_a_voice_date_with_the_recognisers_full_stop_is_accepted(world: World) -> None:
+    """WeChat's recognition writes "二零二六年十一月二十日。": the visit date is taken."""
+    w = world
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    openid = "o-visitor-voice"
+    assert w.wechat.subscribe(openid, invite(w.sessions, visitor_id, w.clock.now)).content
+    day = w.clock.now.astimezone(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
+    with w.sessions() as s:
+        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
+                      kind="adhoc", due_on=day, window_opens=day, deadline=day,
+                      status="planned")
+        s.add(visit)
+        s.commit()
+        visit_id = visit.id
+    assert w.wechat.menu_click(openid, f"start:{visit_id}", "开始记录").status == 200
+    assert "探访日期" in (w.wechat.voice(openid, "上门巡访。").content or "")
+    said = ("".join("零一二三四五六七八九"[int(c)] for c in str(day.year))
+            + f"年{_spoken(day.month)}月{_spoken(day.day)}日。")
+    reply = w.wechat.voice(openid, said)
+    assert reply.status == 200
+    with w.sessions() as s:
+        stored = s.scalar(select(Answer.value).where(Answer.visit_id == visit_id,
+                                                     Answer.question_id == "_date"))
+    assert stored == day.isoformat(), (said, reply.content)
