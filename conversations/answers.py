@@ -27,6 +27,9 @@ SCALE_SYNONYMS = {
     "转好": ("好转", "好多了", "好些了"),
     "严重": ("加重", "变严重", "更重"),
 }
+NEGATIONS = ("不", "未", "没", "没有", "尚未", "并未", "还没", "还没有")
+# the words a 是否 question asks about: "…是否已满足？" → 满足 (short: a verb or a state)
+ASKED = re.compile(r"是否(?:已经|已)?([\u4e00-\u9fff]{2,4})[？?。]?$")
 ISO_DAY = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$", re.ASCII)
 MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$", re.ASCII)
 YEAR_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$", re.ASCII)
@@ -56,15 +59,24 @@ def match_option(text: str, options: tuple[Option, ...]) -> Option | None:
         if t in SCALE_SYNONYMS.get(o.value, ()):
             # "好" means 正常 only on a scale that has no 好 of its own: exact wins above
             return o
-    # a unique option that contains what was typed, or is contained in it
-    hits = [o for o in options if t and (t in o.value or o.value in t)]
+    # a unique option that contains what was typed (two characters at least: "好" is in
+    # 较好 but may as well mean 无变化), or is contained in it and not negated ("不满意")
+    hits = [o for o in options if (len(t) >= 2 and t in o.value) or (
+        o.value in t and not any(n + o.value in t for n in NEGATIONS))]
     return hits[0] if len(hits) == 1 else None
+
+
+def _ambiguous(text: str, options: tuple[Option, ...]) -> bool:
+    """A single character that is part of some option but names none of them."""
+    t = text.strip()
+    return len(t) == 1 and any(t in o.value for o in options)
 
 
 def parse_single(q: Question, text: str) -> Parsed:
     o = match_option(text, q.options)
     if o is None:
-        return Parsed(False, hint="engine_hint_choice")
+        hint = "engine_hint_ambiguous" if _ambiguous(text, q.options) else "engine_hint_choice"
+        return Parsed(False, hint=hint)
     return Parsed(True, o.value, o.label)
 
 
@@ -84,13 +96,29 @@ def parse_multi(q: Question, text: str) -> Parsed:
     return Parsed(True, [o.value for o in ordered], "、".join(o.label for o in ordered))
 
 
-def parse_yesno(text: str) -> Parsed:
-    t = text.strip().lower()
+def parse_yesno(text: str, prompt: str = "") -> Parsed:
+    """是/否, or the question's own words: for "…是否已满足？", 满足 / 已满足 is yes and
+    不满足 / 未满足 / 没有满足 is no."""
+    t = text.strip().lower().rstrip("了的呢啊")
     if t in YES:
         return Parsed(True, True, "是")
     if t in NO:
         return Parsed(True, False, "否")
+    said = _asked_words(prompt)
+    if said and t in said:
+        return Parsed(True, True, "是")
+    if said and any(t == n + w for n in NEGATIONS for w in said):
+        return Parsed(True, False, "否")
     return Parsed(False, hint="engine_hint_yesno")
+
+
+def _asked_words(prompt: str) -> set[str]:
+    """What a 是否 question asks, as a yes would say it: "是否已满足？" → 满足, 已满足."""
+    m = ASKED.search(prompt)
+    if m is None:
+        return set()
+    word = m[1]
+    return {word, "已" + word, "已经" + word}
 
 
 def parse_number(q: Question, text: str) -> Parsed:

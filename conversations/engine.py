@@ -378,7 +378,7 @@ def _parse(q: Question, text: str, ctx: Context) -> parse.Parsed:
     if q.type == "multi":
         return parse.parse_multi(q, text)
     if q.type == "yesno":
-        return parse.parse_yesno(text)
+        return parse.parse_yesno(text, q.prompt)
     if q.type == "number":
         return parse.parse_number(q, text)
     if q.type == "date":
