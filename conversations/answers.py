@@ -9,12 +9,11 @@ from typing import Any
 
 from conversations.checklist import Option, Question
 from conversations.numbers import normalize, read_decimal, read_position
+from conversations.spoken import arabic_numerals, tidy
 
 SPLIT = re.compile(r"[\s,，、;；/]+")
 YES = {"是", "对", "有", "需要", "要", "好的", "y", "yes", "1", "是的", "有的", "√"}
 NO = {"否", "不", "没有", "无", "不需要", "不要", "n", "no", "2", "不是", "没", "×"}
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-             "六": 6, "七": 7, "八": 8, "九": 9}
 # Common ways of saying a scale point that are not substrings of the option itself.
 SCALE_SYNONYMS = {
     "较差": ("差", "不好", "很差", "不太好", "坏"),
@@ -28,6 +27,9 @@ SCALE_SYNONYMS = {
     "转好": ("好转", "好多了", "好些了"),
     "严重": ("加重", "变严重", "更重"),
 }
+NEGATIONS = ("不", "未", "没", "没有", "尚未", "并未", "还没", "还没有")
+# the words a 是否 question asks about: "…是否已满足？" → 满足 (short: a verb or a state)
+ASKED = re.compile(r"是否(?:已经|已)?([\u4e00-\u9fff]{2,4})[？?。]?$")
 ISO_DAY = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$", re.ASCII)
 MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$", re.ASCII)
 YEAR_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$", re.ASCII)
@@ -57,15 +59,24 @@ def match_option(text: str, options: tuple[Option, ...]) -> Option | None:
         if t in SCALE_SYNONYMS.get(o.value, ()):
             # "好" means 正常 only on a scale that has no 好 of its own: exact wins above
             return o
-    # a unique option that contains what was typed, or is contained in it
-    hits = [o for o in options if t and (t in o.value or o.value in t)]
+    # a unique option that contains what was typed (two characters at least: "好" is in
+    # 较好 but may as well mean 无变化), or is contained in it and not negated ("不满意")
+    hits = [o for o in options if (len(t) >= 2 and t in o.value) or (
+        o.value in t and not any(n + o.value in t for n in NEGATIONS))]
     return hits[0] if len(hits) == 1 else None
+
+
+def _ambiguous(text: str, options: tuple[Option, ...]) -> bool:
+    """A single character that is part of some option but names none of them."""
+    t = text.strip()
+    return len(t) == 1 and any(t in o.value for o in options)
 
 
 def parse_single(q: Question, text: str) -> Parsed:
     o = match_option(text, q.options)
     if o is None:
-        return Parsed(False, hint="engine_hint_choice")
+        hint = "engine_hint_ambiguous" if _ambiguous(text, q.options) else "engine_hint_choice"
+        return Parsed(False, hint=hint)
     return Parsed(True, o.value, o.label)
 
 
@@ -85,35 +96,37 @@ def parse_multi(q: Question, text: str) -> Parsed:
     return Parsed(True, [o.value for o in ordered], "、".join(o.label for o in ordered))
 
 
-def parse_yesno(text: str) -> Parsed:
-    t = text.strip().lower()
+def parse_yesno(text: str, prompt: str = "") -> Parsed:
+    """是/否, or the question's own words: for "…是否已满足？", 满足 / 已满足 is yes and
+    不满足 / 未满足 / 没有满足 is no."""
+    t = text.strip().lower().rstrip("了的呢啊")
     if t in YES:
         return Parsed(True, True, "是")
     if t in NO:
         return Parsed(True, False, "否")
+    said = _asked_words(prompt)
+    if said and t in said:
+        return Parsed(True, True, "是")
+    if said and any(t == n + w for n in NEGATIONS for w in said):
+        return Parsed(True, False, "否")
     return Parsed(False, hint="engine_hint_yesno")
 
 
-def _cn_number(t: str) -> int | None:
-    if not t or any(c not in CN_DIGITS and c != "十" for c in t):
-        return None
-    if t == "十":
-        return 10
-    if "十" in t:
-        tens, _, ones = t.partition("十")
-        return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones, 0))
-    return CN_DIGITS.get(t) if len(t) == 1 else None
+def _asked_words(prompt: str) -> set[str]:
+    """What a 是否 question asks, as a yes would say it: "是否已满足？" → 满足, 已满足."""
+    m = ASKED.search(prompt)
+    if m is None:
+        return set()
+    word = m[1]
+    return {word, "已" + word, "已经" + word}
 
 
 def parse_number(q: Question, text: str) -> Parsed:
-    t = text.strip()
+    t = arabic_numerals(normalize(tidy(text)))
     if q.unit and t.endswith(q.unit):
         t = t[:-len(q.unit)].strip()
     t = t.rstrip("人个次度℃元岁")
     value = read_decimal(t)
-    if value is None:
-        cn = _cn_number(t)
-        value = float(cn) if cn is not None else None
     if value is None:
         return Parsed(False, hint="engine_hint_number")
     if q.integer and value != int(value):
@@ -126,7 +139,7 @@ def parse_number(q: Question, text: str) -> Parsed:
 
 def parse_date(text: str, today: date, future: str = "forbid", max_past_days: int | None = None
                ) -> Parsed:
-    t = normalize(text).replace(" ", "")
+    t = arabic_numerals(normalize(tidy(text))).replace(" ", "")
     rel = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2}
     day: date | None = None
     month_only = False

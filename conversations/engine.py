@@ -16,6 +16,7 @@ from conversations import buttons
 from conversations.checklist import Checklist, Question
 from conversations.numbers import read_position
 from conversations.record import mode_label
+from conversations.spoken import tidy
 from conversations.text import render
 
 VERSION = 1
@@ -68,6 +69,9 @@ class Reply:
     text: str
     choices: tuple[tuple[str, str], ...] = ()
     key: str | None = None
+    # the text where the choices are shown as buttons: without the numbered options the
+    # full text lists for typing (so a menu does not show them twice)
+    head: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,11 @@ class StepResult:
 
 def command_of(text: str) -> str | None:
     """The checklist command a message is (上一题, 取消, /cancel, /取消 …), or None."""
-    t = text.strip()
-    t = t[1:] if t.startswith("/") else t
-    return COMMANDS.get(t.lower()) if t else None
+    for t in (text.strip(), tidy(text)):  # "?" is a command; "取消。" is one too
+        t = t[1:] if t.startswith("/") else t
+        if t and t.lower() in COMMANDS:
+            return COMMANDS[t.lower()]
+    return None
 
 
 def is_finished(state: Mapping[str, Any]) -> bool:
@@ -348,6 +354,9 @@ def _on_command(res: StepResult, command: str, cl: Checklist, ctx: Context) -> N
 def _on_text(res: StepResult, text: str, cl: Checklist, ctx: Context) -> None:
     st = res.state
     cur = st.get("cur")
+    if cur not in cl.index or cl.question(cur).type != "text":
+        # a recogniser's "。", full-width digits: not part of a choice, number or date
+        text = tidy(text)
     if cur == MODE:
         code = _match_mode(cl, text, ctx)
         if code is None:
@@ -397,7 +406,7 @@ def _parse(q: Question, text: str, ctx: Context) -> parse.Parsed:
     if q.type == "multi":
         return parse.parse_multi(q, text)
     if q.type == "yesno":
-        return parse.parse_yesno(text)
+        return parse.parse_yesno(text, q.prompt)
     if q.type == "number":
         return parse.parse_number(q, text)
     if q.type == "date":
@@ -602,7 +611,7 @@ def _stamp(res: StepResult, ctx: Context) -> None:
         if reply.choices:
             res.replies[i] = Reply(reply.text, tuple(
                 (_stamped(value, ctx.ref, seq), label) for value, label in reply.choices),
-                reply.key)
+                reply.key, reply.head)
 
 
 def _stamped(raw: str, ref: str, seq: int) -> str:
@@ -645,16 +654,19 @@ def _review_items(cl: Checklist, st: Mapping[str, Any]) -> list[tuple[str, str, 
 
 def _ask(cl: Checklist, st: dict[str, Any], ctx: Context, hint: str | None = None) -> Reply:
     cur = st["cur"]
+    hint_text = ""
+    # two texts: `text` lists the options to answer by typing, `head` goes above buttons
     if cur == MODE:
         modes = [m for m in cl.modes if not ctx.required_mode or m.code == ctx.required_mode]
-        text = render("engine_ask_mode", modes=[m.label for m in modes],
-                      hint=render(hint) if hint else "")
+        text, head = (render("engine_ask_mode", modes=[m.label for m in modes], listed=listed,
+                             hint=render(hint) if hint else "") for listed in (True, False))
         return Reply(text, tuple((f"a:{MODE}:{i}", m.label) for i, m in enumerate(modes, 1)),
-                     MODE)
+                     MODE, head)
     if cur == DATE:
-        text = render("engine_ask_date", hint=render(hint) if hint else "",
-                      today=ctx.today.isoformat())
-        return Reply(text, ((f"a:{DATE}:1", "今天"), (f"a:{DATE}:2", "昨天")), DATE)
+        text, head = (render("engine_ask_date", hint=render(hint) if hint else "",
+                             today=ctx.today.isoformat(), listed=listed)
+                      for listed in (True, False))
+        return Reply(text, ((f"a:{DATE}:1", "今天"), (f"a:{DATE}:2", "昨天")), DATE, head)
     if cur == REVIEW:
         items = _review_items(cl, st)
         risky = {qid for qid in st["severity"]}
@@ -666,11 +678,13 @@ def _ask(cl: Checklist, st: dict[str, Any], ctx: Context, hint: str | None = Non
     selected = set(st.get("multi") or [])
     options = [{"n": i, "label": o.label, "on": o.value in selected}
                for i, o in enumerate(q.options, 1)]
-    text = render("engine_question", section=q.section, prompt=q.prompt, type=q.type,
-                  options=options, required=q.required, unit=q.unit, qhint=q.hint,
-                  current=st["displays"].get(q.id), progress=_progress(cl, st, ctx, q),
-                  hint=render(hint, min=_num(q.min), max=_num(q.max), limit=q.max_length)
-                  if hint else "")
+    if hint:
+        hint_text = render(hint, min=_num(q.min), max=_num(q.max), limit=q.max_length)
+    shown = {"section": q.section, "prompt": q.prompt, "type": q.type, "options": options,
+             "required": q.required, "unit": q.unit, "qhint": q.hint,
+             "current": st["displays"].get(q.id), "progress": _progress(cl, st, ctx, q),
+             "hint": hint_text}
+    text, head = (render("engine_question", listed=listed, **shown) for listed in (True, False))
     choices: list[tuple[str, str]] = []
     if q.type in ("single", "multi"):
         choices = [(f"a:{q.id}:{i}", ("✓ " if o.value in selected else "") + o.label)
@@ -681,7 +695,7 @@ def _ask(cl: Checklist, st: dict[str, Any], ctx: Context, hint: str | None = Non
         choices = [(f"a:{q.id}:1", "是"), (f"a:{q.id}:2", "否")]
     if not q.required:
         choices.append(("c:skip", "跳过"))
-    return Reply(text, tuple(choices), q.id)
+    return Reply(text, tuple(choices), q.id, head if choices else None)
 
 
 def _progress(cl: Checklist, st: dict[str, Any], ctx: Context, q: Question) -> str:

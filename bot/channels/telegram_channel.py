@@ -8,6 +8,7 @@ dispatcher as is. A user who blocked the bot (403) is not retried.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ class TelegramChannel:
 
     async def _deliver(self, chat_id: int, message: Outgoing, markup: Any) -> Message | None:
         bot = self.api.bot()
+        if markup is not None and message.meta.get("head"):
+            # the buttons are the options: not listed in the text as well
+            message = replace(message, text=str(message.meta["head"]))
         edit_id = message.meta.get("edit_message_id")
         if edit_id:
             try:

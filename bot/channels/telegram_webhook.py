@@ -142,7 +142,8 @@ def method_call(chat_id: int, out: Outgoing, *, edit_message_id: int | None = No
     except CallbackTooLong as exc:
         log.error("telegram reply refused: %s", exc)
         return None
-    body: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "text": out.text}
+    text = str(out.meta.get("head") or out.text) if markup is not None else out.text
+    body: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "text": text}
     if edit_message_id is not None:
         body["method"] = "editMessageText"
         body["message_id"] = edit_message_id

@@ -124,7 +124,8 @@ def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/we
 
 
 def passive_text(out: Outgoing) -> str:
-    text = numbered(out.text, [c.label for c in out.choices])
+    text = out.text if out.meta.get("listed") else numbered(out.text,
+                                                           [c.label for c in out.choices])
     short = truncate_utf8(text, PASSIVE_MAX_BYTES)
     if short != text:
         log.warning("passive reply cut to %d bytes", PASSIVE_MAX_BYTES)

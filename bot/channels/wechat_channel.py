@@ -144,11 +144,14 @@ class WeChatChannel:
         choices = message.choices
         if self.msgmenu and choices and len(choices) <= MSGMENU_MAX_ITEMS:
             return {"touser": openid, "msgtype": "msgmenu", "msgmenu": {
-                "head_content": truncate_utf8(message.text, TEXT_MAX_BYTES),
+                # the menu items are the options: not listed in the text as well
+                "head_content": truncate_utf8(message.meta.get("head") or message.text,
+                                              TEXT_MAX_BYTES),
                 "list": [{"id": c.value, "content": c.label} for c in choices],
                 "tail_content": "",
             }}
-        text = numbered(message.text, [c.label for c in choices])
+        text = message.text if message.meta.get("listed") else numbered(
+            message.text, [c.label for c in choices])
         return {"touser": openid, "msgtype": "text",
                 "text": {"content": truncate_utf8(text, TEXT_MAX_BYTES)}}
 

@@ -142,6 +142,8 @@ class WeComChannel:
         choices = message.choices
         title, _, rest = message.text.strip().partition("\n")
         if self.cards and choices and len(choices) <= CARD_MAX_BUTTONS:
+            # the buttons are the options: not listed in the card's text as well
+            title, _, rest = (message.meta.get("head") or message.text).strip().partition("\n")
             task = _TASK_OK.sub("_", f"vb-{short_id(key, 40)}")[:128]
             return {**head, "msgtype": "template_card", "template_card": {
                 "card_type": "button_interaction",
@@ -157,7 +159,8 @@ class WeComChannel:
                 "title": truncate_utf8(title, 128),
                 "description": truncate_utf8(rest.strip() or title, 512),
                 "url": str(url), "btntxt": "详情"}}
-        text = numbered(message.text, [c.label for c in choices])
+        text = message.text if message.meta.get("listed") else numbered(
+            message.text, [c.label for c in choices])
         return {**head, "msgtype": "text", "text": {"content": truncate_utf8(text, TEXT_MAX_BYTES)}}
 
     async def send(self, address: Address, message: Outgoing) -> SendResult:

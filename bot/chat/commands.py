@@ -48,8 +48,10 @@ def visits(turn: Turn) -> None:
               "in_progress": r.status == "in_progress", "in_person": r.required_mode == "in_person"}
              for r in _open_visits(turn)]
     turn.reply(Outgoing(render("bot_visits_list", items=items),
-                        choices=tuple(Choice(f"start:{i['visit_id']}", f"{n}. {i['name']}")
-                                      for n, i in enumerate(items, 1))))
+                        # the text numbers the list: a label "1. 王秀英" was numbered again
+                        # ("1. 1. 王秀英") where the buttons become text
+                        choices=tuple(Choice(f"start:{i['visit_id']}", i["name"])
+                                      for i in items)))
 
 
 def start_nth(turn: Turn, n: int) -> None:

@@ -272,7 +272,12 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> 
                 and not refused and len(result.replies) == 1
                 and bool(result.replies[0].choices) and seq_before == result.state.get("seq"))
     for i, reply in enumerate(result.replies):
-        meta: dict[str, Any] = {}
+        # the text already says how to answer each choice by typing: a channel that
+        # shows no buttons must not number the choices again (their numbers would
+        # collide with the options' or the review items' own)
+        meta: dict[str, Any] = {"listed": True}
+        if reply.head is not None and reply.head != reply.text:
+            meta["head"] = reply.head
         if answered_msg and i == 0:
             meta["answered_message_id"] = answered_msg
         if in_place:

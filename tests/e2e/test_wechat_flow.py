@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -30,6 +31,7 @@ from scheduler.tick import tick
 from store.db import is_sqlite, make_engine, session_factory
 from store.models import (
     Account,
+    Answer,
     Assignment,
     Case,
     FamilyLink,
@@ -275,3 +277,88 @@ def test_unsubscribe_unbinds(world: World) -> None:
     assert world.wechat.unsubscribe("o-leaver").status == 200
     with world.sessions() as s:
         assert s.scalar(select(Account.id).where(Account.external_id == "o-leaver")) is None
+
+
+def test_the_review_has_one_numbering_and_menus_do_not_repeat_the_options(
+        world: World) -> None:
+    """The review numbers its items and nothing else: 确认/取消 are words (and menu items),
+    so "2" opens item 2, which the text calls 2. A question sent as a menu does not list
+    its options in the text above the menu as well."""
+    w = world
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    openid = "o-visitor-review"
+    assert w.wechat.subscribe(openid, invite(w.sessions, visitor_id, w.clock.now)).content
+    with w.sessions() as s:
+        visit_id = s.scalar(select(Visit.id).where(Visit.subject_id == subject_id)
+                            .order_by(Visit.due_on).limit(1))
+        if visit_id is None:
+            today = w.clock.now.date()
+            visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
+                          kind="adhoc", due_on=today, window_opens=today, deadline=today,
+                          status="planned")
+            s.add(visit)
+            s.commit()
+            visit_id = visit.id
+    reply = w.wechat.menu_click(openid, f"start:{visit_id}", "开始记录")
+    last_text, repeats = "", 0
+    for _ in range(MAX_STEPS):
+        content = reply.content or ""
+        if "请核对本次探访记录" in content:
+            break
+        w.deliver()  # the question menus go out by API
+        message = w.last_to("wechat", openid)
+        assert message is not None
+        repeats = repeats + 1 if message.text == last_text else 0
+        last_text = message.text
+        label, _value = answer_for(message, repeats)
+        reply = w.wechat.text(openid, label)
+    review = reply.content or ""
+    assert "请核对本次探访记录" in review, review
+    numbered = re.findall(r"^(\d+)\. (.+?)：", review, re.M)
+    assert [int(n) for n, _ in numbered] == list(range(1, len(numbered) + 1))
+    assert numbered[1][1] == "探访日期" and "确认提交" not in review
+    assert "“确认”" in review and "“取消”" in review
+    reply = w.wechat.text(openid, "2")  # what the text calls 2: the date
+    assert "探访日期是哪天" in (reply.content or "")
+
+    menus = [c.body["msgmenu"] for c in w.fake.sent("message/custom/send")
+             if c.body["touser"] == openid and c.body["msgtype"] == "msgmenu"]
+    assert menus
+    for menu in menus:
+        items = [i["content"] for i in menu["list"]]
+        assert not any(re.search(rf"^\d+\. (✓ )?{re.escape(i)}$", menu["head_content"], re.M)
+                       for i in items), menu
+
+
+def _spoken(n: int) -> str:
+    """1..99 as a recogniser writes it: 十一, 二十, 三十一."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(n, 10)
+    return ((digits[tens] if tens > 1 else "") + "十" if tens else "") + (
+        digits[ones] if ones or not tens else "")
+
+
+def test_a_voice_date_with_the_recognisers_full_stop_is_accepted(world: World) -> None:
+    """WeChat's recognition writes "二零二六年十一月二十日。": the visit date is taken."""
+    w = world
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    openid = "o-visitor-voice"
+    assert w.wechat.subscribe(openid, invite(w.sessions, visitor_id, w.clock.now)).content
+    day = w.clock.now.astimezone(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
+    with w.sessions() as s:
+        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
+                      kind="adhoc", due_on=day, window_opens=day, deadline=day,
+                      status="planned")
+        s.add(visit)
+        s.commit()
+        visit_id = visit.id
+    assert w.wechat.menu_click(openid, f"start:{visit_id}", "开始记录").status == 200
+    assert "探访日期" in (w.wechat.voice(openid, "上门巡访。").content or "")
+    said = ("".join("零一二三四五六七八九"[int(c)] for c in str(day.year))
+            + f"年{_spoken(day.month)}月{_spoken(day.day)}日。")
+    reply = w.wechat.voice(openid, said)
+    assert reply.status == 200
+    with w.sessions() as s:
+        stored = s.scalar(select(Answer.value).where(Answer.visit_id == visit_id,
+                                                     Answer.question_id == "_date"))
+    assert stored == day.isoformat(), (said, reply.content)

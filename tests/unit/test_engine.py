@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -41,6 +42,17 @@ def ctx(**kw: Any) -> Context:
     return Context(**base)
 
 
+# a word said twice ("探访探访", "紧急情况：紧急情况"), a number given twice ("1. 1. ")
+DOUBLED = re.compile(r"([\u4e00-\u9fff]{2,})\1|(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{2,})[：:]\2"
+                     r"|(\d+\.\s)\3")
+
+
+def assert_wording(res: StepResult) -> None:
+    for r in res.replies:
+        for text in (r.text, r.head or ""):
+            assert not DOUBLED.search(text), text
+
+
 class Walk:
     """One conversation: keeps the state and every event and reply, as the store would."""
 
@@ -49,6 +61,7 @@ class Walk:
         self.cl: Checklist = load_checklist(name)
         self.ctx = c or ctx()
         res = engine.start(self.cl, self.ctx, NOW, after=after)
+        assert_wording(res)
         self.state = res.state
         self.events: list[object] = list(res.events)
         self.last = res
@@ -72,6 +85,7 @@ class Walk:
     def send(self, text: str | None = None, choice: str | None = None, **kw: Any) -> StepResult:
         res = engine.step(self.state, Inbound(text=text, choice=choice, **kw), self.cl,
                           self.ctx, NOW)
+        assert_wording(res)
         # The store saves the state as JSON after every step: it must survive the trip.
         self.state = json.loads(json.dumps(res.state, ensure_ascii=False))
         self.events += res.events
@@ -410,6 +424,7 @@ def test_any_sequence_of_messages_is_safe(name: str, before: str,
         was, now_asked = json.dumps(w.state, sort_keys=True), asked(w.state)
         res = engine.step(w.state, m, w.cl, w.ctx, NOW)
         assert res.replies, "every message gets an answer"
+        assert_wording(res)
         w.state = json.loads(json.dumps(res.state, ensure_ascii=False))
         w.events += res.events
         w.last = res
@@ -505,3 +520,35 @@ def test_linzi_records_service_minutes_for_the_time_bank() -> None:
     assert w.cur == "service_minutes"  # out of range: asked again
     w.send(text="45分钟")
     assert w.state["answers"]["service_minutes"] == 45
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_wording_says_nothing_twice_for_every_mode_and_emergency(name: str) -> None:
+    cl = load_checklist(name)
+    for mode in cl.modes:  # "本次须上门探访探访" when the mode's label ends in 探访
+        w = Walk(name, ctx(required_mode=mode.code))
+        assert mode.label in w.last.replies[0].text
+    emergencies = [(q, o) for q in cl.questions for o in q.options if o.risk == "emergency"]
+    assert emergencies
+    for q, o in emergencies:  # "紧急情况：紧急情况——…"
+        w = Walk(name)
+        while w.cur != q.id:
+            w.safe_answer()
+        w.send(text=o.value)
+        if q.type == "multi":
+            w.send(text="完成") if w.cur == q.id else None
+        assert any(o.label in r.text and "⚠" in r.text for r in w.last.replies), o
+
+
+def test_buttons_do_not_repeat_what_the_text_lists() -> None:
+    """Where the options are buttons, the text above them does not list them again; the
+    text for typing lists them with the numbers typing accepts."""
+    w = Walk("guangxi-2023")
+    while w.cur != "illness":
+        w.safe_answer()
+    ask = w.last.replies[-1]
+    labels = [label for _v, label in ask.choices]
+    assert ask.head is not None and not any(f"{i}. {label}" in ask.head
+                                            for i, label in enumerate(labels, 1))
+    assert all(f"{i}. {o.label}" in ask.text
+               for i, o in enumerate(w.cl.question("illness").options, 1))
