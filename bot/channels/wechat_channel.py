@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.wechat_api import ApiClient, ApiReply, failure, fetch_token, short_id
 from bot.channels.wechat_tokens import TokenStore
-from bot.channels.wechat_xml import truncate_utf8
+from bot.channels.wechat_xml import fit_utf8, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing, SendResult
@@ -144,13 +144,13 @@ class WeChatChannel:
         choices = message.choices
         if self.msgmenu and choices and len(choices) <= MSGMENU_MAX_ITEMS:
             return {"touser": openid, "msgtype": "msgmenu", "msgmenu": {
-                "head_content": truncate_utf8(message.text, TEXT_MAX_BYTES),
+                "head_content": fit_utf8(message.text, TEXT_MAX_BYTES),
                 "list": [{"id": c.value, "content": c.label} for c in choices],
                 "tail_content": "",
             }}
         text = numbered(message.text, [c.label for c in choices])
         return {"touser": openid, "msgtype": "text",
-                "text": {"content": truncate_utf8(text, TEXT_MAX_BYTES)}}
+                "text": {"content": fit_utf8(text, TEXT_MAX_BYTES)}}
 
     async def _send_template(self, openid: str, message: Outgoing) -> SendResult:
         kind = message.template or "default"

@@ -456,3 +456,48 @@ def test_equal_message_ids_of_two_accounts_are_both_handled(world: World) -> Non
     two = w.wechat.text("o-someone-2", "你好", msg_id=5550001)
     assert one.content == two.content == render("bot_unknown_user")
     assert len(w.replies_since(marks, "wechat", "o-someone-2")) == 1
+
+
+def test_a_3000_byte_review_on_wechat_still_says_how_to_submit(world: World) -> None:
+    """WeChat drops passive replies over 2,048 bytes: long answers are shortened, and
+    every item and the instruction arrive."""
+    w = world
+    w.bind("wechat")
+    start_checklist(w)
+    ext = ACCOUNTS["wechat"]
+    w.place("review")
+    long_a, long_b = "老人说" + "最近睡眠不好，夜里常醒，" * 40, "已联系" + "村医上门量血压，" * 50
+    with w.sessions() as s:
+        conv = s.get(Conversation, w.conversation)
+        assert conv is not None
+        state = dict(conv.state)
+        cl = load_checklist("linzi-2022")
+        for q in cl.questions:  # every item answered, two of them at length
+            if q.auto or q.type in ("photo", "multi"):
+                continue
+            value = {"other_needs": long_a, "problems_handling": long_b}.get(q.id, "1")
+            state["answers"] = {**state["answers"], q.id: value}
+            state["displays"] = {**state.get("displays", {}), q.id: value}
+        state["answers"]["_mode"], state["displays"]["_mode"] = "in_person", "上门"
+        state["answers"]["_date"], state["displays"]["_date"] = "2026-12-01", "2026-12-01"
+        s.execute(update(Conversation).where(Conversation.id == w.conversation)
+                  .values(state=state))
+        s.commit()
+    mark = w.outbox_mark()
+    passive = w.wechat.text(ext, "看一下")  # not a review answer: the review again
+    [review] = w.replies_since(mark, "wechat", ext)
+    full = passive_text_of(review)
+    assert len(full.encode("utf-8")) > 3000
+    assert passive.content is not None and len(passive.content.encode("utf-8")) <= 2047
+    last_lines = full.rstrip().split("\n")[-3:]
+    assert passive.content.rstrip().endswith("\n".join(last_lines))
+    assert "确认" in "\n".join(last_lines)
+    items = [line.split(".")[0] for line in full.split("\n") if line[:1].isdigit()]
+    shown = [line.split(".")[0] for line in passive.content.split("\n") if line[:1].isdigit()]
+    assert shown == items  # every numbered item and option is still there
+
+
+def passive_text_of(out: Outgoing) -> str:
+    from bot.channels.wechat_xml import with_numbered_choices
+
+    return with_numbered_choices(out.text, [c.label for c in out.choices])
