@@ -417,7 +417,8 @@ def test_an_image_answers_the_photo_question(world: World, platform: str) -> Non
                         "</PicUrl><MediaId><![CDATA[wm-42]]></MediaId>")
         ref = "wm-42"
     n, answers, now_at = w.stored()
-    assert n == 1 and answers[cur] == {"photo": ref} and now_at != cur
+    assert n == 1 and now_at != cur
+    assert answers[cur] == {"photo": ref, "url": "http://example.invalid/p.jpg"}
 
 
 def test_a_telegram_album_gets_one_reply(world: World) -> None:
