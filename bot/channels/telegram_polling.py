@@ -129,7 +129,7 @@ async def _one(handler: UpdateHandler, channel: TelegramChannel, update: Update)
         # a core that answers inline all the same
         result = await channel.send(Address("telegram", str(done.chat_id)), done.reply)
         if not result.ok:
-            log.info("telegram hint to %s not delivered: %s", done.chat_id, result.error)
+            log.info("telegram reply to %s not delivered: %s", done.chat_id, result.error)
 
 
 async def _until_stop(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> T | None:
