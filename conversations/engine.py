@@ -59,6 +59,7 @@ class Inbound:
     choice: str | None = None
     media_kind: str | None = None
     media_ref: str | None = None
+    media_url: str | None = None  # where the platform serves the picture (WeChat PicUrl)
     latitude: float | None = None
     longitude: float | None = None
     voice: bool = False
@@ -317,6 +318,8 @@ def _on_media(res: StepResult, inbound: Inbound, cl: Checklist, ctx: Context) ->
         return
     if q.type == "photo":
         value: Any = {"photo": inbound.media_ref}
+        if inbound.media_url:  # WeChat's MediaId lapses after 3 days; its PicUrl stays
+            value["url"] = inbound.media_url
         display = "已上传照片"
     else:
         value = {"lat": inbound.latitude, "lon": inbound.longitude, "ref": inbound.media_ref}

@@ -2,8 +2,10 @@
 
 An update is confirmed to Telegram (the next offset) only after the core committed
 it; if the database is down, the loop pauses and fetches the same updates again. The
-core's dedupe by update_id makes a repeat harmless. Replies go through the outbox and
-the dispatcher like every other message.
+core's dedupe by update_id makes a repeat harmless. The offset is kept in the store
+after each batch (channel_cursors), so a restarted poller goes on where it stopped
+instead of being sent every update it had handled but not confirmed. Replies go
+through the outbox and the dispatcher like every other message.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import HandlesIncoming, UpdateHandler
 from bot.settings import Settings
 from conversations.messages import Address
+from store.base import utcnow
+from store.cursors import read_cursor, write_cursor
 from store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -39,8 +43,11 @@ async def run_polling(core: HandlesIncoming, settings: Settings, stop: asyncio.E
     handler = UpdateHandler(core, api)
     channel = TelegramChannel(settings, api=api)
     await _prepare(api, stop, error_pause)
-    offset: int | None = None
-    log.info("telegram long polling started")
+    sessions = getattr(core, "sessions", None)
+    cursor = f"telegram:{api.bot_id}:offset"
+    offset = await _stored_offset(sessions, cursor)
+    kept = offset
+    log.info("telegram long polling started at offset %s", offset)
     while not stop.is_set():
         try:
             updates = await _until_stop(stop, api.bot().get_updates(
@@ -67,7 +74,30 @@ async def run_polling(core: HandlesIncoming, settings: Settings, stop: asyncio.E
                 await _pause(stop, db_pause)
                 break
             offset = update.update_id + 1
+        if offset != kept and offset is not None:
+            kept = offset if await _keep_offset(sessions, cursor, offset) else kept
     log.info("telegram long polling stopped")
+
+
+async def _stored_offset(sessions: Any, cursor: str) -> int | None:
+    if sessions is None:
+        return None
+    try:
+        return await asyncio.to_thread(read_cursor, sessions, cursor)
+    except Exception as exc:  # the database is down: Telegram's own memory will do
+        log.warning("telegram polling offset not read: %s", exc)
+        return None
+
+
+async def _keep_offset(sessions: Any, cursor: str, offset: int) -> bool:
+    if sessions is None:
+        return False
+    try:
+        await asyncio.to_thread(write_cursor, sessions, cursor, offset, utcnow())
+        return True
+    except Exception as exc:  # kept next batch; a repeat meanwhile is a duplicate
+        log.warning("telegram polling offset not kept: %s", exc)
+        return False
 
 
 async def _prepare(api: TelegramApi, stop: asyncio.Event, pause: float) -> None:
@@ -95,10 +125,11 @@ async def _one(handler: UpdateHandler, channel: TelegramChannel, update: Update)
         log.exception("handling telegram update %s failed", update.update_id)
         return
     if done.reply is not None and done.chat_id is not None:
-        # only hints (stickers, voice) come back here: core replies went to the outbox
+        # nothing comes back here in polling (every reply went to the outbox); kept for
+        # a core that answers inline all the same
         result = await channel.send(Address("telegram", str(done.chat_id)), done.reply)
         if not result.ok:
-            log.info("telegram hint to %s not delivered: %s", done.chat_id, result.error)
+            log.info("telegram reply to %s not delivered: %s", done.chat_id, result.error)
 
 
 async def _until_stop(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> T | None:

@@ -30,7 +30,7 @@ from bot.channels.wechat_webhook import (
     run_core,
     success,
 )
-from bot.channels.wechat_xml import BadXml, parse_xml, text_reply_xml, truncate_utf8
+from bot.channels.wechat_xml import BadXml, fit_utf8, parse_xml, text_reply_xml
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
@@ -126,9 +126,9 @@ def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/we
 def passive_text(out: Outgoing) -> str:
     text = out.text if out.meta.get("listed") else numbered(out.text,
                                                            [c.label for c in out.choices])
-    short = truncate_utf8(text, PASSIVE_MAX_BYTES)
+    short = fit_utf8(text, PASSIVE_MAX_BYTES)
     if short != text:
-        log.warning("passive reply cut to %d bytes", PASSIVE_MAX_BYTES)
+        log.info("passive reply shortened to %d bytes, its end kept", PASSIVE_MAX_BYTES)
     return short
 
 

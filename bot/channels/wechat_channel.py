@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.wechat_api import ApiClient, ApiReply, failure, fetch_token, short_id
 from bot.channels.wechat_tokens import TokenStore
-from bot.channels.wechat_xml import truncate_utf8
+from bot.channels.wechat_xml import fit_utf8, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing, SendResult
@@ -145,15 +145,15 @@ class WeChatChannel:
         if self.msgmenu and choices and len(choices) <= MSGMENU_MAX_ITEMS:
             return {"touser": openid, "msgtype": "msgmenu", "msgmenu": {
                 # the menu items are the options: not listed in the text as well
-                "head_content": truncate_utf8(message.meta.get("head") or message.text,
-                                              TEXT_MAX_BYTES),
+                "head_content": fit_utf8(message.meta.get("head") or message.text,
+                                         TEXT_MAX_BYTES),
                 "list": [{"id": c.value, "content": c.label} for c in choices],
                 "tail_content": "",
             }}
         text = message.text if message.meta.get("listed") else numbered(
             message.text, [c.label for c in choices])
         return {"touser": openid, "msgtype": "text",
-                "text": {"content": truncate_utf8(text, TEXT_MAX_BYTES)}}
+                "text": {"content": fit_utf8(text, TEXT_MAX_BYTES)}}
 
     async def _send_template(self, openid: str, message: Outgoing) -> SendResult:
         kind = message.template or "default"

@@ -79,6 +79,46 @@ def truncate_utf8(text: str, max_bytes: int, ellipsis: str = "…") -> str:
     return data[:max(room, 0)].decode("utf-8", errors="ignore") + ellipsis
 
 
+MIN_LINE_BYTES = 60  # about 20 Chinese characters: enough to recognise an answer
+
+
+def fit_utf8(text: str, max_bytes: int, *, keep_tail: int = 4, ellipsis: str = "…") -> str:
+    """`text` in at most `max_bytes` UTF-8 bytes without losing its end.
+
+    A plain cut would lose what a long message ends with: the review's "回复确认提交"
+    instruction and its numbered options. So the longest lines are shortened first, all
+    to one width (a long free-text answer shows its beginning and "…"); if that is not
+    enough, lines from the middle give way to one "…" line, keeping the first line and
+    the last `keep_tail`; only a text whose tail alone is too long is cut."""
+    def size(lines: list[str]) -> int:
+        return len("\n".join(lines).encode("utf-8"))
+
+    lines = text.split("\n")
+    if size(lines) <= max_bytes:
+        return text
+    widths = [len(line.encode("utf-8")) for line in lines]
+    low, high = MIN_LINE_BYTES, max(widths)  # the widest cap that fits, if any
+    while low < high:
+        cap = (low + high + 1) // 2
+        if size(_capped(lines, widths, cap, ellipsis)) <= max_bytes:
+            low = cap
+        else:
+            high = cap - 1
+    lines = _capped(lines, widths, low, ellipsis)
+    if size(lines) > max_bytes:
+        head, tail = lines[:1], lines[1:][-keep_tail:] if keep_tail else []
+        middle = lines[1:len(lines) - len(tail)]
+        while middle and size([*head, *middle, ellipsis, *tail]) > max_bytes:
+            middle.pop()
+        lines = [*head, *middle, ellipsis, *tail]
+    return truncate_utf8("\n".join(lines), max_bytes, ellipsis)
+
+
+def _capped(lines: list[str], widths: list[int], cap: int, ellipsis: str) -> list[str]:
+    return [truncate_utf8(line, cap, ellipsis) if w > cap else line
+            for line, w in zip(lines, widths, strict=True)]
+
+
 def with_numbered_choices(text: str, labels: list[str]) -> str:
     """The text with its options as numbered lines (unless the text already shows them)."""
     if not labels or re.search(r"(^|\n)\s*1\s*[.、．)）:：]\s*" + re.escape(labels[0]), text):

@@ -40,7 +40,7 @@ from bot.channels.wechat_webhook import (
     refused,
     run_core,
 )
-from bot.channels.wechat_xml import BadXml, parse_xml, truncate_utf8
+from bot.channels.wechat_xml import BadXml, fit_utf8, parse_xml, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
@@ -161,7 +161,7 @@ class WeComChannel:
                 "url": str(url), "btntxt": "详情"}}
         text = message.text if message.meta.get("listed") else numbered(
             message.text, [c.label for c in choices])
-        return {**head, "msgtype": "text", "text": {"content": truncate_utf8(text, TEXT_MAX_BYTES)}}
+        return {**head, "msgtype": "text", "text": {"content": fit_utf8(text, TEXT_MAX_BYTES)}}
 
     async def send(self, address: Address, message: Outgoing) -> SendResult:
         reply = await self.api.post("message/send", self.body(address.external_id, message))

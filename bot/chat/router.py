@@ -73,6 +73,7 @@ def _inbound(turn: Turn) -> Inbound:
         media_kind=media.kind if media else None, media_ref=media.ref if media else None,
         latitude=media.latitude if media else None, longitude=media.longitude if media else None,
         voice=inbound.kind_of(inc) is Kind.VOICE_TEXT,
+        media_url=str(inc.meta.get("pic_url") or "") or None,
     )
 
 

@@ -559,6 +559,39 @@ class TgUser:
             content["caption"] = caption
         return self.send(self.update(message=self._message(**content)))
 
+    def album(self, count: int = 3) -> list[int]:
+        """Several photos sent at once: one update each, sharing a media_group_id."""
+        group = f"album-{self.fake.new_message_id()}"
+        return [self.send(self.update(message=self._message(
+            photo=self._sizes(), media_group_id=group))) for _ in range(count)]
+
+    def _sizes(self) -> list[dict[str, Any]]:
+        file_id = f"photo-{self.fake.new_message_id()}"
+        self.fake.files[file_id] = {"file_id": file_id, "file_unique_id": file_id,
+                                    "file_size": 54321, "file_path": f"photos/{file_id}.jpg"}
+        return [{"file_id": file_id, "file_unique_id": file_id, "width": 1280,
+                 "height": 960, "file_size": 54321}]
+
+    def forward(self, text: str) -> int:
+        """Another user's message forwarded into this chat (Bot API 7: forward_origin)."""
+        origin = {"type": "user", "date": int(time.time()) - 3600, "sender_user": {
+            "id": self.user_id + 1, "is_bot": False, "first_name": "别人"}}
+        return self.send(self.update(message=self._message(text=text, forward_origin=origin)))
+
+    def voice(self) -> int:
+        return self.send(self.update(message=self._message(voice={
+            "file_id": "voice-1", "file_unique_id": "v-1", "duration": 3,
+            "mime_type": "audio/ogg"})))
+
+    def video(self) -> int:
+        return self.send(self.update(message=self._message(video={
+            "file_id": "video-1", "file_unique_id": "vd-1", "width": 640, "height": 480,
+            "duration": 5})))
+
+    def document(self, name: str = "记录.docx") -> int:
+        return self.send(self.update(message=self._message(document={
+            "file_id": "doc-in-1", "file_unique_id": "d-1", "file_name": name})))
+
     def location(self, latitude: float, longitude: float) -> int:
         return self.send(self.update(message=self._message(
             location={"latitude": latitude, "longitude": longitude})))

@@ -406,21 +406,35 @@ class WeChatUser:
             f"<Format><![CDATA[amr]]></Format>{rec}<MsgId>{self.next_msg_id()}</MsgId>"),
             openid=openid)
 
-    def image(self, openid: str) -> BotReply:
+    def image(self, openid: str, media_id: str = "m1") -> BotReply:
         self._wrote(openid)
         return self.post_xml(self._envelope(
             openid, "image", "<PicUrl><![CDATA[http://example.invalid/p.jpg]]></PicUrl>"
-            f"<MediaId><![CDATA[m1]]></MediaId><MsgId>{self.next_msg_id()}</MsgId>"),
+            f"<MediaId><![CDATA[{media_id}]]></MediaId><MsgId>{self.next_msg_id()}</MsgId>"),
             openid=openid)
 
+    def message(self, openid: str, msg_type: str, inner: str, msg_id: int | None = None
+                ) -> BotReply:
+        """Any other message type, with its own fields (`inner`) and a MsgId."""
+        self._wrote(openid)
+        mid = msg_id if msg_id is not None else self.next_msg_id()
+        return self.post_xml(self._envelope(openid, msg_type, f"{inner}<MsgId>{mid}</MsgId>"),
+                             openid=openid)
+
+    def location(self, openid: str, lat: float, lon: float, label: str = "") -> BotReply:
+        return self.message(openid, "location", f"<Location_X>{lat}</Location_X>"
+                            f"<Location_Y>{lon}</Location_Y><Scale>15</Scale>"
+                            f"<Label><![CDATA[{label}]]></Label>")
+
     def event(self, openid: str, event: str, key: str | None = None,
-              create_time: int | None = None) -> BotReply:
+              create_time: int | None = None, inner: str = "") -> BotReply:
         if event.lower() in ("subscribe", "scan", "click"):
             self._wrote(openid)
-        inner = f"<Event><![CDATA[{event}]]></Event>"
+        fields = f"<Event><![CDATA[{event}]]></Event>"
         if key is not None:
-            inner += f"<EventKey><![CDATA[{key}]]></EventKey>"
-        return self.post_xml(self._envelope(openid, "event", inner, create_time), openid=openid)
+            fields += f"<EventKey><![CDATA[{key}]]></EventKey>"
+        return self.post_xml(self._envelope(openid, "event", fields + inner, create_time),
+                             openid=openid)
 
     def subscribe(self, openid: str, scene: str | None = None) -> BotReply:
         return self.event(openid, "subscribe", f"qrscene_{scene}" if scene else "")
@@ -472,10 +486,12 @@ class WeComUser:
         return self.http.post(self.url, params={"msg_signature": sig, "timestamp": ts,
                                                 "nonce": nc}, content=body.encode())
 
-    def _envelope(self, userid: str, msg_type: str, inner: str) -> str:
+    def _envelope(self, userid: str, msg_type: str, inner: str,
+                  create_time: int | None = None) -> str:
+        ct = int(self.clock()) if create_time is None else create_time
         return (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
                 f"<FromUserName><![CDATA[{userid}]]></FromUserName>"
-                f"<CreateTime>{int(self.clock())}</CreateTime>"
+                f"<CreateTime>{ct}</CreateTime>"
                 f"<MsgType><![CDATA[{msg_type}]]></MsgType>{inner}"
                 f"<AgentID>{self.agent_id}</AgentID></xml>")
 
@@ -484,10 +500,21 @@ class WeComUser:
         return self.post_xml(self._envelope(
             userid, "text", f"<Content><![CDATA[{content}]]></Content><MsgId>{mid}</MsgId>"))
 
-    def click(self, userid: str, key: str) -> httpx.Response:
+    def message(self, userid: str, msg_type: str, inner: str) -> httpx.Response:
+        """Any other message type, with its own fields (`inner`) and a MsgId."""
         return self.post_xml(self._envelope(
-            userid, "event", f"<Event><![CDATA[click]]></Event>"
-            f"<EventKey><![CDATA[{key}]]></EventKey>"))
+            userid, msg_type, f"{inner}<MsgId>{next(self._ids)}</MsgId>"))
+
+    def event(self, userid: str, event: str, key: str | None = None,
+              create_time: int | None = None) -> httpx.Response:
+        """An event: no MsgId, so WeCom's retries are told apart by CreateTime."""
+        inner = f"<Event><![CDATA[{event}]]></Event>"
+        if key is not None:
+            inner += f"<EventKey><![CDATA[{key}]]></EventKey>"
+        return self.post_xml(self._envelope(userid, "event", inner, create_time))
+
+    def click(self, userid: str, key: str, create_time: int | None = None) -> httpx.Response:
+        return self.event(userid, "click", key, create_time)
 
     def card_button(self, userid: str, key: str, task_id: str) -> httpx.Response:
         return self.post_xml(self._envelope(

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.telegram_polling import run_polling
 from bot.settings import Settings
 from conversations.messages import Incoming, Kind
+from store.cursors import read_cursor
 from store.db import DatabaseUnavailable
 from tests.fakes.telegram_server import TOKEN, FakeTelegram, TgUser
 
@@ -31,6 +33,7 @@ class StubCore:
     """Records what it is given; fails with DatabaseUnavailable `down` times first."""
 
     down: int = 0
+    sessions: Any = None  # where the poller keeps its offset (none: not kept)
     calls: list[Incoming] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -148,5 +151,30 @@ def test_ignored_and_unsupported_updates(fake: FakeTelegram) -> None:
         assert location_in.media and location_in.media.latitude == 36.81
         assert fake.answered(button["callback_query"]["id"])
         assert fake.sent("sendMessage") == []  # replies are the dispatcher's to send
+    finally:
+        poller.close()
+
+
+def test_the_offset_is_kept_across_a_restart(fake: FakeTelegram,
+                                             sessions: sessionmaker[Session]) -> None:
+    user = TgUser(fake, USER)
+    core = StubCore(sessions=sessions)
+    poller = start(core, fake)
+    try:
+        first = user.text("待访")
+        fake.wait_for(lambda: read_cursor(sessions, "telegram:7000001:offset") == first + 1,
+                      what="the offset to be kept")
+        sent = next(u for u in fake.calls if u.method == "getUpdates" and u.result)
+        [update] = sent.result
+    finally:
+        poller.close()
+    # Telegram would send an update again until a getUpdates asks for the ones after it
+    fake._queue.append(update)
+    again = StubCore(sessions=sessions)
+    poller = start(again, fake)
+    try:  # the restarted poller asks for what comes after it: the old one is not redone
+        second = user.text("近况")
+        fake.wait_for(lambda: again.calls, what="the new update")
+        assert [i.msg_id for i in again.calls] == [f"tg:7000001:{second}"]
     finally:
         poller.close()

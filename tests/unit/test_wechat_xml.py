@@ -7,6 +7,8 @@ import struct
 
 import pytest
 import xmltodict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.crypto.base import WeChatCipher
 from wechatpy.crypto.pkcs7 import PKCS7Encoder
@@ -19,6 +21,7 @@ from bot.channels.wechat_xml import (
     BadXml,
     cdata,
     clean_text,
+    fit_utf8,
     parse_xml,
     text_reply_xml,
     truncate_utf8,
@@ -80,6 +83,30 @@ def test_cdata_survives_terminator_and_reply_is_valid_xml() -> None:
 def test_truncate_on_character_boundary() -> None:
     assert truncate_utf8("中文字符", 7) == "中…"
     assert truncate_utf8("abc", 10) == "abc"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="好差是否无一二三四五abc ，。0123456789", max_size=400),
+                min_size=1, max_size=60), st.integers(min_value=300, max_value=2048))
+def test_fit_keeps_the_end_of_any_text(lines: list[str], limit: int) -> None:
+    tail = ["无误请回复“确认”提交。", "1. 确认提交", "2. 取消"]
+    text = "\n".join([*lines, *tail])
+    out = fit_utf8(text, limit)
+    assert len(out.encode("utf-8")) <= limit
+    if len(text.encode("utf-8")) <= limit:
+        assert out == text
+    else:  # the instruction and the options always arrive
+        assert out.endswith("\n".join(tail))
+
+
+def test_fit_shortens_long_answers_before_dropping_items() -> None:
+    items = [f"{i}. 第{i}项：{'很长的回答' * 120 if i in (5, 9) else '好'}" for i in range(1, 30)]
+    text = "\n".join(["请核对：", *items, "无误请回复“确认”提交。"])
+    assert len(text.encode("utf-8")) > 3000
+    out = fit_utf8(text, 2047)
+    assert len(out.encode("utf-8")) <= 2047 and out.endswith("无误请回复“确认”提交。")
+    assert all(f"{i}. 第{i}项：" in out for i in range(1, 30))  # every item still there
+    assert out.count("…") == 2
 
 
 def test_passive_text_numbers_choices() -> None:
