@@ -29,7 +29,7 @@ from bot.web.server import listening_socket
 from tests.fakes.telegram_server import _params
 
 BOT_ID = 7000001
-QUIET = 1.0  # seconds a message without buttons waits for a question to follow it
+QUIET = 5.0  # seconds a message without buttons waits for a question to follow it
 
 
 def bot_user() -> dict[str, Any]:

@@ -192,11 +192,12 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         stored0 = await asyncio.to_thread(stored, url, bot)
         commits0 = await asyncio.to_thread(commits, url)
         calls0, cpu0, t0 = api.counts(), server.cpu_seconds(), time.perf_counter()
+        own0 = time.process_time()
         limits = httpx.Limits(max_connections=len(chats), max_keepalive_connections=len(chats))
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             crowd = [Walker(bot, api, client, chat, hook, ids) for chat in chats]
             await asyncio.gather(*(w.walk(steps) for w in crowd))
-        elapsed = time.perf_counter() - t0
+        elapsed, own = time.perf_counter() - t0, time.process_time() - own0
         await asyncio.sleep(0.5)  # courtesies sent after the last reply are this run's too
         cpu = server.cpu_seconds() - cpu0
         calls = api.counts()
@@ -224,6 +225,7 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         "stored": await asyncio.to_thread(stored, url, bot) - stored0,
         "presses": sum(w.presses for w in crowd), "stuck": sum(w.stuck for w in crowd),
         "walked_all": sum(1 for w in crowd if w.steps == steps),
+        "generator_cpu_share": own / elapsed if elapsed else 0.0,
     }
 
 
@@ -253,7 +255,8 @@ def line(r: dict[str, Any]) -> str:
             f"CPU {r['cpu_ms_per_answer']:.2f} ms/answer, API calls "
             f"{r['api_calls_per_answer']:.2f} + {r['response_calls_per_answer']:.2f} in "
             f"responses per answer, {r['xacts_per_answer']:.2f} transactions/answer, "
-            f"{r['stored']} answers stored, {r['stuck']} stuck; {r['calls']}")
+            f"{r['stored']} answers stored, {r['stuck']} stuck, this generator used "
+            f"{100 * r['generator_cpu_share']:.0f}% of a core; {r['calls']}")
 
 
 def span(values: list[float], fmt: str) -> str:
