@@ -29,7 +29,7 @@ from bot.web.server import listening_socket
 from tests.fakes.telegram_server import _params
 
 BOT_ID = 7000001
-QUIET = 1.0  # seconds a message without buttons waits for a question to follow it
+QUIET = 5.0  # seconds a message without buttons waits for a question to follow it
 
 
 def bot_user() -> dict[str, Any]:
@@ -61,8 +61,10 @@ class BotApi:
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint,
                                       methods=["GET", "POST"])])
+        # the bot's pooled connections stay open however long it idles between calls
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
-                                                     lifespan="off", access_log=False))
+                                                     lifespan="off", access_log=False,
+                                                     timeout_keep_alive=600))
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():

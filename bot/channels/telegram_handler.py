@@ -3,13 +3,16 @@
 Acknowledging a button press (answerCallbackQuery) and retiring the pressed message's
 keyboard are not messages: they are done here, by API, and not through the outbox. The
 replies the core writes are messages and go through the outbox (the first one may ride
-back in the webhook's HTTP response).
+back in the webhook's HTTP response). In a webhook request (`inline`) these two
+courtesies are tasks on the loop that the response does not wait for: only the answer
+is worth the visitor's wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +26,22 @@ from conversations.messages import Outgoing
 from conversations.text import render
 
 log = logging.getLogger(__name__)
+_courtesies: set[asyncio.Future[None]] = set()
+
+
+def courtesies_pending() -> int:
+    """Courtesy calls still in flight after their webhook request was answered."""
+    return len(_courtesies)
+
+
+async def _courtesy(call: Awaitable[None], *, detach: bool) -> None:
+    """Await a courtesy call, or (in a webhook request) leave it running on the loop."""
+    if not detach:
+        await call
+        return
+    task = asyncio.ensure_future(call)
+    _courtesies.add(task)  # a reference, so the task is not collected mid-call
+    task.add_done_callback(_courtesies.discard)
 
 
 class HandlesIncoming(Protocol):
@@ -53,7 +72,7 @@ class UpdateHandler:
         if isinstance(parsed, Ignore):
             log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
             if parsed.pressed is not None:
-                await self.answer(parsed.pressed)
+                await _courtesy(self.answer(parsed.pressed), detach=inline)
             return Done()
         return await self._run_core(parsed, inline)
 
@@ -66,7 +85,7 @@ class UpdateHandler:
             handled = await hand_to_core(self.core, parsed.incoming, inline=inline)
         finally:
             if answering is not None:
-                await answering
+                await _courtesy(answering, detach=inline)
         chat_id = int(parsed.incoming.address.external_id)
         out: Outgoing | None = getattr(handled, "inline", None)
         if getattr(handled, "duplicate", False):
@@ -82,7 +101,7 @@ class UpdateHandler:
                 return Done(chat_id=chat_id, reply=out, in_place=in_place)
             # a refused (expired) press stored nothing: do not show its label as chosen
             refused = any(r.meta.get("button_refused") for r in replies)
-            await self.retire_keyboard(pressed, chosen=not refused)
+            await _courtesy(self.retire_keyboard(pressed, chosen=not refused), detach=inline)
         return Done(chat_id=chat_id, reply=out)
 
     async def answer(self, pressed: Pressed) -> None:
