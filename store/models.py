@@ -199,6 +199,10 @@ class Account(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # free-message budget since the last inbound message (WeChat's 48-hour window)
     free_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # what the bot asked this account to write next ("resolve:<case id>": the next plain
+    # message is that case's resolution note), until when
+    awaiting: Mapped[str | None] = mapped_column(String(64))
+    awaiting_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Invite(Base):

@@ -56,7 +56,8 @@ def _escalate_one(s: Session, case_id: int, level: int, now: datetime) -> int:
 
 def undelivered_cases(s: Session, now: datetime) -> list[tuple[int, int]]:
     """(case id, level) of open, unacknowledged cases whose card of their current level
-    reached no officer within the policy's time: not one of its rows was sent."""
+    reached no officer within the policy's time (not one of its rows was sent), or was
+    given up on for every officer (blocked, unknown user)."""
     o = OutboxMessage
     rows = s.execute(
         select(o.idempotency_key, o.status, o.created_at, o.payload)
@@ -81,7 +82,8 @@ def undelivered_cases(s: Session, now: datetime) -> list[tuple[int, int]]:
         # a climbed card was written when its case climbed (escalated_at, the clock of
         # whoever climbed it), the first one when the outbox row was
         since = case.escalated_at if level and case.escalated_at else min(c for _, c in sent)
-        if wait is not None and since <= now - wait:
+        given_up = all(st == "failed" for st, _ in sent)  # a 403 for every officer: now
+        if given_up or (wait is not None and since <= now - wait):
             due.append((case_id, level))
     return sorted(due)
 

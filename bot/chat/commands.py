@@ -199,10 +199,20 @@ def ack(turn: Turn, case_id: str) -> None:
                         choices=(Choice(f"resolve:{case.id}", "已处理"),)))
 
 
+# how long after 已处理 the next plain message is still taken as the resolution note
+AWAIT_NOTE = timedelta(minutes=30)
+
+
 def resolve_howto(turn: Turn, case_id: str) -> None:
+    """已处理 pressed: ask how it was handled, and take the next plain reply as the note."""
     case = _case_in_scope(turn, case_id)
-    if case is not None:
-        turn.reply(Outgoing(render("bot_case_resolve_howto", case_id=case.id)))
+    if case is None:
+        return
+    if turn.account is not None and case.status != "resolved":
+        turn.account.awaiting = f"resolve:{case.id}"
+        turn.account.awaiting_until = turn.now + AWAIT_NOTE
+    turn.reply(Outgoing(render("bot_case_resolve_howto", case_id=case.id,
+                               awaiting=case.status != "resolved")))
 
 
 def resolve(turn: Turn, case_id: str, note: str) -> None:
@@ -210,7 +220,7 @@ def resolve(turn: Turn, case_id: str, note: str) -> None:
     if case is None or turn.person is None:
         return
     if not note.strip():
-        turn.reply(Outgoing(render("bot_case_resolve_howto", case_id=case.id)))
+        resolve_howto(turn, case_id)
         return
     turn.session.add(CaseNote(case_id=case.id, author_id=turn.person.id, text=note.strip(),
                               created_at=turn.now))

@@ -53,6 +53,8 @@ def route(turn: Turn) -> None:
         log.info("message from an unbound %s account ignored", turn.address.platform)
         turn.reply(Outgoing(render("bot_unknown_user")))
         return
+    if _awaited(turn, text):
+        return
     if inc.choice is not None:
         _choice(turn, inc.choice)
         return
@@ -63,6 +65,31 @@ def route(turn: Turn) -> None:
         continue_visit(turn, open_, _inbound(turn))
         return
     _command(turn, text)
+
+
+def _awaited(turn: Turn, text: str) -> bool:
+    """The message the bot asked for last, when it is that: after 已处理, the next plain
+    message is the case's resolution note. Whatever comes, the question is then over."""
+    account = turn.account
+    if account is None or not account.awaiting:
+        return False
+    awaiting, until = account.awaiting, account.awaiting_until
+    account.awaiting, account.awaiting_until = None, None
+    if until is None or until < turn.now or turn.incoming.choice is not None or not text:
+        return False
+    if text.startswith("/") or _is_command(text):
+        return False
+    kind, _, case_id = awaiting.partition(":")
+    if kind == "resolve" and "officer" in turn.roles:
+        commands.resolve(turn, case_id, text)
+        return True
+    return False
+
+
+def _is_command(text: str) -> bool:
+    word = text.split()[0]
+    return (word in COMMANDS or command_of(text) is not None or any(
+        r.match(text) for r in (RESOLVE, NOTE, CONTACT, RECORD)))
 
 
 def _inbound(turn: Turn) -> Inbound:

@@ -26,7 +26,8 @@ POLICIES = ["jingdezhen-2020", "liuzhou-2021", "linzi-2022", "anshan-2020", "gua
 ALERT = "室内温度过低：12℃"
 # A place name printed with its level's word twice: 凤凰镇镇, 新开河镇乡镇（街道）, 东关村村（居）,
 # 柳江区县（区、新区）. (乡镇 alone is the seeds' own word.)
-DOUBLED = re.compile(r"(?:镇|街道)(?:镇|乡)|乡乡|(?:村|居|社区)村|(?:县|区|市|旗)县")
+# (东关村村民委员会 is a unit's real name, not a doubling.)
+DOUBLED = re.compile(r"(?:镇|街道)(?:镇|乡)|乡乡|(?:村|居|社区)村(?!民)|(?:县|区|市|旗)县")
 
 
 def value_for(i: int, q: Question) -> object:

@@ -16,6 +16,7 @@ from store.reports.lists import export_ledger, export_liuzhou
 from store.reports.period import Month
 from store.roster.importer import import_roster
 from store.samples import SAMPLE_ROSTER
+from tests.integration.test_report_every_answer import DOUBLED
 from tests.integration.test_report_monthly import need
 from tests.integration.test_roster_support import sample_rows
 
@@ -52,6 +53,9 @@ def test_lists_keep_names_and_numbers_whole(sessions: sessionmaker[Session],
         export_liuzhou(s, [county.id], Month(2026, 11), 3, "xlsx", tmp_path / "annex3.xlsx")
     for pdf in ("ledger.pdf", "annex1.pdf"):
         lines = _text(tmp_path / pdf)
+        # place names are composed in the title (the table's cells hold them as recorded;
+        # pdftotext interleaves a dense table's wrapped cells, so only the title is read)
+        assert not DOUBLED.findall(lines[0]), f"{pdf}: doubled place word in {lines[0]}"
         for r in rows:
             for want in (r["姓名"], r["身份证号码"]):
                 assert any(want in ln for ln in lines), f"{pdf}: {want} broken across lines"

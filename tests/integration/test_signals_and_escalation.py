@@ -179,6 +179,29 @@ def test_an_undelivered_emergency_goes_to_the_next_officer_up(
     assert escalate_undelivered(sessions, now + timedelta(hours=2)) == 0
 
 
+def test_a_card_refused_for_every_officer_climbs_at_once(
+        sessions: sessionmaker[Session], world: World) -> None:
+    """WeCom 403 / unknown user for each officer: no need to wait the policy's minutes."""
+    from datetime import UTC, datetime
+
+    from bot.alerts.case_escalation import undelivered_cases
+    from bot.alerts.cases import flag
+    from bot.web.signals import SignalRisk
+
+    now = datetime.now(UTC)
+    with sessions() as s:
+        case = flag(s, _settings(), visit=None, now=now, subject_id=world.subject,
+                    risk=SignalRisk(None, "用水异常", "长时间无用水", "high", "no_activity"))
+        s.commit()
+        case_id = case.id
+    with sessions() as s:
+        assert undelivered_cases(s, now + timedelta(minutes=1)) == []
+        s.execute(OutboxMessage.__table__.update()
+                  .where(OutboxMessage.kind == "alert").values(status="failed"))
+        s.commit()
+        assert undelivered_cases(s, now + timedelta(minutes=1)) == [(case_id, 0)]
+
+
 async def test_a_signal_detail_reaches_officers_masked(
         sessions: sessionmaker[Session], world: World) -> None:
     detail = "老人来电13912345678，身份证110101199003071234，请核实"
