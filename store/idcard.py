@@ -9,6 +9,7 @@ caught at import time, not discovered later as a duplicate person.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from operator import mul
@@ -34,8 +35,12 @@ class IdInfo:
 
 
 def normalize(raw: str) -> str:
-    """Trim and upper-case the final x; spaces inside (from copy-paste) are dropped."""
-    return re.sub(r"\s+", "", raw).upper()
+    """Trim and upper-case the final x; spaces inside (from copy-paste) are dropped, and so
+    are invisible format characters (zero-width space, BOM); full-width digits become
+    ASCII (NFKC), so the number is stored and compared in one form."""
+    s = unicodedata.normalize("NFKC", raw)
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Cf")
+    return re.sub(r"\s+", "", s).upper()
 
 
 def check_char(first17: str) -> str:
