@@ -305,6 +305,15 @@ def upsert_subjects(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 set_=lambda ex: {c: getattr(ex, c) for c in SUBJECT_ROSTER_COLUMNS})
 
 
+def apply_tier_overrides(conn: Connection, subject_ids: list[int]) -> None:
+    """An officer's tier_override wins over the tier the roster's facts give."""
+    for batch in _batches(sorted(subject_ids)):
+        conn.execute(update(S).where(_in(conn, S.c.person_id, batch),
+                                     S.c.tier_override.isnot(None), S.c.tier_override != "",
+                                     S.c.tier != S.c.tier_override)
+                     .values(tier=S.c.tier_override))
+
+
 def upsert_family_links(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """`notify` is left alone on update: a child who asked to stop notices stays stopped."""
     bulk_insert(conn, F, rows, conflict=["subject_id", "person_id"],
