@@ -15,10 +15,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, exists, literal, or_, select, text, update
+from sqlalchemy import String, and_, case, exists, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from scheduler.policy import Policy, PolicyError, TierRule, current_period
+from scheduler.periods import Period
+from scheduler.policy import (
+    CATEGORY_FACTS,
+    Policy,
+    PolicyError,
+    TierRule,
+    current_period,
+)
 from scheduler.policy_load import load_policy
 from scheduler.sql import (
     add_days,
@@ -29,7 +36,7 @@ from scheduler.sql import (
     json_has_any,
 )
 from store.base import utcnow
-from store.models import Person, Subject, Visit
+from store.models import Assignment, Person, Subject, Visit
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,8 @@ SUBJECTS = Subject.__table__
 VISITS = Visit.__table__
 OPEN = ("planned", "in_progress")
 SCHEDULED_KINDS = ("regular", "holiday", "campaign")
+# Visits that may settle a regular period they fall in (see _close_covered).
+COVERING_KINDS = ("adhoc", "signal")
 ANALYZE_AFTER = 10_000  # rows changed in one step before the statistics are refreshed
 _COLS = ["subject_id", "visitor_id", "policy", "kind", "reason", "window_opens", "due_on",
          "deadline", "required_mode", "status", "created_at"]
@@ -70,7 +79,7 @@ def plan_visits(session: Session, today: date, now: datetime | None = None,
     now = now or utcnow()
     stats = PlanStats()
     pols = list(policies) if policies is not None else policies_in_use(session)
-    stats.cancelled = _cancel_inactive(session)
+    stats.cancelled = _cancel_inactive(session) + _close_adhoc(session, today)
     for policy in pols:
         stats.tiers_changed += update_tiers(session, policy, today)
     refresh_statistics(session, SUBJECTS, stats.tiers_changed)
@@ -79,6 +88,7 @@ def plan_visits(session: Session, today: date, now: datetime | None = None,
         # Missed visits close before planning, so the one that replaces it is planned in
         # the same tick: a second tick the same day (another process) then finds nothing
         # to do, and one tick or several give the same visits.
+        stats.missed += _reattribute_late(session, policy)
         stats.missed += _close_missed(session, policy, today)
         n = 0
         for tier in sorted(policy.rhythm):
@@ -108,32 +118,41 @@ def refresh_statistics(session: Session, table: Any, changed: int) -> None:
 
 def tier_expression(session: Session, policy: Policy, today: date) -> Any:
     """SQL twin of `derive_tier`: override, else the first matching rule, else default."""
-    whens: list[tuple[Any, Any]] = [(Subject.tier_override.isnot(None), Subject.tier_override)]
+    whens: list[tuple[Any, Any]] = [
+        (and_(Subject.tier_override.isnot(None), Subject.tier_override != ""),
+         Subject.tier_override)]
     for rule in policy.tier_rules:
         whens.append((_rule_condition(session, rule, today), literal(rule.tier, String)))
     return case(*whens, else_=literal(policy.default_tier, String))
 
 
+def _listed(session: Session, words: Iterable[str]) -> Any:
+    """对象类型 holds one of `words` (never NULL, so that NOT works on PostgreSQL too)."""
+    return func.coalesce(json_has_any(session, Subject.categories, words), False)
+
+
 def _rule_condition(session: Session, rule: TierRule, today: date) -> Any:
     conds = []
     if rule.self_care is not None:
-        conds.append(Subject.self_care.in_(sorted(rule.self_care)))
+        conds.append(or_(Subject.self_care.in_(sorted(rule.self_care)),
+                         _listed(session, rule.self_care)))
     if rule.min_age is not None:
         cutoff = _years_before(today, rule.min_age)
         conds.append(exists(select(Person.id).where(
             Person.id == Subject.person_id, Person.birth_date <= cutoff)))
     if rule.lives_alone is not None:
-        conds.append(_flag(Subject.lives_alone, rule.lives_alone))
+        conds.append(_fact(session, Subject.lives_alone, "lives_alone", rule.lives_alone))
     if rule.disabled is not None:
-        conds.append(_flag(Subject.disabled, rule.disabled))
+        conds.append(_fact(session, Subject.disabled, "disabled", rule.disabled))
     if rule.categories_any is not None:
-        conds.append(json_has_any(session, Subject.categories, rule.categories_any))
+        conds.append(_listed(session, rule.categories_any))
     return all_of(*conds)
 
 
-def _flag(column: Any, wanted: bool) -> Any:
-    # None counts as false, as bool(None) does in derive_tier
-    return column.is_(True) if wanted else or_(column.is_(None), column.is_(False))
+def _fact(session: Session, column: Any, name: str, wanted: bool) -> Any:
+    """As `has_fact`: the column is true or 对象类型 names it; None counts as false."""
+    yes = or_(column.is_(True), _listed(session, CATEGORY_FACTS[name]))
+    return yes if wanted else ~yes
 
 
 def _years_before(day: date, years: int) -> date:
@@ -185,20 +204,91 @@ def _move_to_current_visitor(session: Session, today: date) -> int:
 
 
 def _close_covered(session: Session, policy: Policy) -> int:
-    """A planned regular visit is settled by any other visit filed in its window (a
-    holiday or ad-hoc visit), in person where in person is required."""
+    """A planned regular visit is settled (`covered`) by an ad-hoc or signal visit filed
+    inside its window: from the day it opens to its deadline (due + grace), in person where
+    in person is required.
+
+    Only those kinds cover a period: another period's regular visit satisfies its own
+    period, and holiday/campaign visits are duties on top of the rhythm (see the policy
+    YAML). A visit dated in the grace days after one period and inside the next one's
+    window goes to the earlier period while that one still waits (or was itself covered):
+    one visit never settles two periods.
+    """
     filed = VISITS.alias("filed")
+    earlier = VISITS.alias("earlier")
+
+    def holds(v: Any) -> Any:
+        return and_(filed.c.visited_on >= v.c.window_opens,
+                    filed.c.visited_on <= func.coalesce(v.c.deadline, v.c.due_on))
+
     covering = exists(select(filed.c.id).where(
         filed.c.subject_id == VISITS.c.subject_id,
         filed.c.status == "filed",
-        filed.c.id != VISITS.c.id,
-        filed.c.visited_on >= VISITS.c.window_opens,
+        filed.c.kind.in_(COVERING_KINDS),
+        holds(VISITS),
         or_(VISITS.c.required_mode.is_(None), filed.c.mode == VISITS.c.required_mode),
+        ~exists(select(earlier.c.id).where(
+            earlier.c.subject_id == VISITS.c.subject_id, earlier.c.kind == "regular",
+            earlier.c.due_on < VISITS.c.due_on,
+            earlier.c.status.in_((*OPEN, "covered")), holds(earlier))),
     ))
     result = session.execute(
         update(VISITS)
         .where(VISITS.c.policy == policy.name, VISITS.c.status == "planned",
                VISITS.c.kind == "regular", covering)
+        .values(status="covered")
+    )
+    return int(result.rowcount or 0)
+
+
+PARKED = date(1900, 1, 1)  # a due date no real period has: a swap's stepping stone
+
+
+def _reattribute_late(session: Session, policy: Policy) -> int:
+    """A regular visit filed after its period's deadline, on a day inside a later period's
+    window, was that later period's visit: the earlier period was missed.
+
+    The filed row (with its answers) takes the later period's dates and the later row,
+    still planned and empty, takes the earlier dates as `missed`. Rare (a visitor who
+    started last month's overdue visit from an old reminder), so pair by pair.
+    """
+    late = VISITS.alias("late")
+    later = VISITS.alias("later")
+    pairs = session.execute(
+        select(late.c.id, late.c.window_opens, late.c.due_on, late.c.deadline,
+               later.c.id, later.c.window_opens, later.c.due_on, later.c.deadline)
+        .join(later, and_(later.c.subject_id == late.c.subject_id,
+                          later.c.kind == "regular", later.c.status == "planned",
+                          later.c.due_on > late.c.due_on,
+                          later.c.window_opens <= late.c.visited_on,
+                          func.coalesce(later.c.deadline, later.c.due_on) >= late.c.visited_on))
+        .where(late.c.policy == policy.name, late.c.kind == "regular",
+               late.c.status == "filed",
+               late.c.visited_on > func.coalesce(late.c.deadline, late.c.due_on))
+        .order_by(late.c.id, later.c.due_on)
+    ).all()
+    done: set[int] = set()
+    for late_id, l_opens, l_due, l_deadline, later_id, p_opens, p_due, p_deadline in pairs:
+        if late_id in done or later_id in done:
+            continue
+        done.update((late_id, later_id))
+        # three steps: (subject, kind, due_on) is unique at every moment on PostgreSQL
+        session.execute(update(VISITS).where(VISITS.c.id == later_id).values(due_on=PARKED))
+        session.execute(update(VISITS).where(VISITS.c.id == late_id).values(
+            window_opens=p_opens, due_on=p_due, deadline=p_deadline))
+        session.execute(update(VISITS).where(VISITS.c.id == later_id).values(
+            window_opens=l_opens, due_on=l_due, deadline=l_deadline, status="missed"))
+    return len(done) // 2
+
+
+def _close_adhoc(session: Session, today: date) -> int:
+    """An ad-hoc record (`记录 N`) is a visit made, not a visit owed: one still planned
+    after its day (started, then cancelled or abandoned) is closed as cancelled, so it
+    can never turn into an overdue reminder or an escalation."""
+    result = session.execute(
+        update(VISITS)
+        .where(VISITS.c.kind == "adhoc", VISITS.c.status == "planned",
+               VISITS.c.due_on < today)
         .values(status="cancelled")
     )
     return int(result.rowcount or 0)
@@ -249,53 +339,82 @@ def _insert(session: Session, sel: Any) -> int:
     return int(session.execute(stmt).rowcount or 0)
 
 
+def _started_by(day: date) -> Any:
+    """The subject was on the roster (had a visitor) on or before `day`."""
+    a = Assignment.__table__.alias("started")
+    return exists(select(a.c.id).where(a.c.subject_id == SUBJECTS.c.person_id,
+                                       a.c.starts_on <= day))
+
+
+def fair_start_limit(period: Period) -> date:
+    """The last day a subject may join the roster and still owe this period's visit: a
+    newcomer gets at least half the period's window, else the next period is their first
+    (a subject imported on the 22nd is not due by the 20th of the same month)."""
+    return period.opens + timedelta(days=(period.due - period.opens).days // 2)
+
+
 def _plan_regular(session: Session, policy: Policy, tier: str, today: date,
                   now: datetime) -> int:
     rhythm = policy.rhythm[tier]
     grace = policy.reminders.grace_days
     base = _base(policy, [tier], today)
-    filed = VISITS.alias("f")
     if rhythm.rule != "interval":
+        # Every period gets its own visit; whether it ends filed, covered or missed is
+        # settled by the visit itself (_close_covered, _close_missed), never by a visit
+        # filed for another period.
         period = current_period(policy, tier, today)
         assert period is not None
-        done = exists(select(filed.c.id).where(
-            filed.c.subject_id == SUBJECTS.c.person_id, filed.c.status == "filed",
-            filed.c.visited_on >= period.opens,
-            *([filed.c.mode == rhythm.mode] if rhythm.mode else [])))
         sel = base.add_columns(
             literal(policy.name), literal("regular"), literal(None, String),
             literal(period.opens), literal(period.due),
             literal(period.due + timedelta(days=grace)),
             literal(rhythm.mode, String), literal("planned"), _at(now),
-        ).where(~done).order_by(SUBJECTS.c.person_id)
+        ).where(_started_by(fair_start_limit(period))).order_by(SUBJECTS.c.person_id)
         return _insert(session, sel)
 
-    # Interval rules: `days` after the last filed visit (never before today), planned
-    # only while the subject has no open regular visit.
+    # Interval rules: periods follow one another, each `days` after the last visit made
+    # (or, when the last period was missed, after that period's due date); a subject new
+    # to the roster is first due `days` after they joined. Planned only while the subject
+    # has no open regular visit, never due before today.
     assert rhythm.days is not None
-    last = (select(filed.c.visited_on).where(filed.c.subject_id == SUBJECTS.c.person_id,
-                                             filed.c.status == "filed")
-            .order_by(filed.c.visited_on.desc()).limit(1).scalar_subquery())
+    filed = VISITS.alias("f")
+    missed = VISITS.alias("m")
+    first = Assignment.__table__.alias("first")
+    last_filed = (select(func.max(filed.c.visited_on))
+                  .where(filed.c.subject_id == SUBJECTS.c.person_id, filed.c.status == "filed")
+                  .scalar_subquery())
+    last_missed = (select(func.max(missed.c.due_on))
+                   .where(missed.c.subject_id == SUBJECTS.c.person_id,
+                          missed.c.kind == "regular", missed.c.status == "missed")
+                   .scalar_subquery())
+    joined = (select(func.min(first.c.starts_on))
+              .where(first.c.subject_id == SUBJECTS.c.person_id).scalar_subquery())
     open_ = VISITS.alias("o")
     has_open = exists(select(open_.c.id).where(
         open_.c.subject_id == SUBJECTS.c.person_id, open_.c.kind == "regular",
         open_.c.status.in_(OPEN)))
     # OFFSET 0 keeps PostgreSQL from inlining this subquery: inlined, the correlated
-    # `last` lookup is repeated for each of the eight places the dates below use it
-    inner = base.add_columns(last.label("last")).where(~has_open).offset(0).subquery("iv")
-    due = case((inner.c.last.is_(None), literal(today)),
-               else_=greatest(session, add_days(session, inner.c.last, rhythm.days),
-                              literal(today)))
-    staged = select(inner.c.subject_id, inner.c.visitor_id, inner.c.last,
-                    due.label("due")).subquery("st")
-    opens = case((staged.c.last.is_(None), literal(today)),
-                 else_=greatest(session, add_days(session, staged.c.due, -rhythm.window_days),
-                                add_days(session, staged.c.last, 1)))
+    # lookups are repeated for each of the places the dates below use them
+    inner = (base.add_columns(last_filed.label("lf"), last_missed.label("lm"),
+                              joined.label("joined"))
+             .where(~has_open).offset(0).subquery("iv"))
+    # SQLite's max(a, b) is NULL when either is: the NULL cases are spelt out
+    anchor = case((inner.c.lf.is_(None), inner.c.lm), (inner.c.lm.is_(None), inner.c.lf),
+                  else_=greatest(session, inner.c.lf, inner.c.lm))
+    staged = select(inner.c.subject_id, inner.c.visitor_id, inner.c.joined,
+                    anchor.label("anchor")).subquery("st")
+    due_raw = case((staged.c.anchor.is_(None), add_days(session, staged.c.joined, rhythm.days)),
+                   else_=add_days(session, staged.c.anchor, rhythm.days))
+    dated = select(staged.c.subject_id, staged.c.visitor_id, staged.c.joined, staged.c.anchor,
+                   greatest(session, due_raw, literal(today)).label("due")).subquery("dt")
+    opens = case((dated.c.anchor.is_(None), dated.c.joined),
+                 else_=greatest(session, add_days(session, dated.c.due, -rhythm.window_days),
+                                add_days(session, dated.c.anchor, 1)))
     sel = select(
-        staged.c.subject_id, staged.c.visitor_id, literal(policy.name), literal("regular"),
-        literal(None, String), opens, staged.c.due, add_days(session, staged.c.due, grace),
+        dated.c.subject_id, dated.c.visitor_id, literal(policy.name), literal("regular"),
+        literal(None, String), opens, dated.c.due, add_days(session, dated.c.due, grace),
         literal(rhythm.mode, String), literal("planned"), _at(now),
-    ).where(literal(True)).order_by(staged.c.subject_id)
+    ).where(literal(True)).order_by(dated.c.subject_id)
     return _insert(session, sel)
 
 

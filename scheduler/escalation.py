@@ -56,6 +56,7 @@ def _rows(session: Session, policy: Policy, level: int, today: date) -> Any:
               & Role.on_duty.is_(True))
         .outerjoin(visitor, visitor.id == v.c.visitor_id)
         .where(v.c.policy == policy.name, v.c.status.in_(OPEN), Subject.status == "active",
+               v.c.kind != "adhoc",  # a record the visitor began: never owed, never overdue
                func.coalesce(v.c.deadline, v.c.due_on) < cutoff,
                ~exists(select(OUTBOX.c.id).where(
                    OUTBOX.c.idempotency_key == literal("escalation:")

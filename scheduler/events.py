@@ -16,15 +16,17 @@ from store.models import Jurisdiction, Person, Visit
 
 def plan_holidays(session: Session, today: date, now: datetime | None = None,
                   policies: list[Policy] | None = None) -> int:
-    """From `lead_days` before a holiday to the day itself, make sure each subject of the
-    rule's tiers has its holiday visit (kind='holiday', reason='春节' …)."""
+    """From `lead_days` before a holiday to `after_days` after it, make sure each subject
+    of the rule's tiers has its holiday visit (kind='holiday', reason='春节' …)."""
     now = now or utcnow()
     n = 0
     for policy in policies if policies is not None else policies_in_use(session):
         rule = policy.holidays
         if rule is None:
             continue
-        for name, day in holidays_near(rule.names, today, rule.lead_days, 0,
+        # planned any day of the visit's window, up to its deadline: a tick that only
+        # runs on 01-02 still plans the 元旦 visit (due 01-01, deadline 01-03)
+        for name, day in holidays_near(rule.names, today, rule.lead_days, rule.after_days,
                                        policy.custom_holidays):
             n += plan_event_visits(
                 session, policy, tiers=rule.tiers, kind="holiday", reason=name,

@@ -27,34 +27,51 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message says which file and which key."""
 
 
+# 对象类型 words that state a roster fact on their own: a subject listed as 失能 under
+# 对象类型 is 失能 whatever the 自理能力 column says (or when it is blank), one listed as
+# 独居 lives alone, one listed as 重残 is disabled. Tier rules read the facts through these,
+# in Python and in SQL alike, so import and tick always agree.
+CATEGORY_FACTS: Mapping[str, frozenset[str]] = {
+    "lives_alone": frozenset({"独居"}),
+    "disabled": frozenset({"重残"}),
+}
+
+
+def _categories(facts: Mapping[str, Any]) -> set[str]:
+    return set(facts.get("categories") or ())
+
+
+def has_fact(facts: Mapping[str, Any], name: str) -> bool:
+    """lives_alone / disabled: the column says yes, or 对象类型 names it."""
+    return bool(facts.get(name)) or bool(_categories(facts) & CATEGORY_FACTS[name])
+
+
 @dataclass(frozen=True)
 class TierRule:
     """All given conditions must hold (and); the first matching rule wins."""
 
     tier: str
     reason: str
-    self_care: frozenset[str] | None = None
+    self_care: frozenset[str] | None = None  # 自理能力, or the same word under 对象类型
     min_age: int | None = None
     lives_alone: bool | None = None
     disabled: bool | None = None
     categories_any: frozenset[str] | None = None
 
     def matches(self, facts: Mapping[str, Any]) -> bool:
-        if self.self_care is not None and facts.get("self_care") not in self.self_care:
+        cats = _categories(facts)
+        if self.self_care is not None and facts.get("self_care") not in self.self_care and not (
+                cats & self.self_care):
             return False
         if self.min_age is not None:
             age = facts.get("age")
             if age is None or age < self.min_age:
                 return False
-        if self.lives_alone is not None and bool(facts.get("lives_alone")) != self.lives_alone:
+        if self.lives_alone is not None and has_fact(facts, "lives_alone") != self.lives_alone:
             return False
-        if self.disabled is not None and bool(facts.get("disabled")) != self.disabled:
+        if self.disabled is not None and has_fact(facts, "disabled") != self.disabled:
             return False
-        if self.categories_any is not None:
-            cats = set(facts.get("categories") or ())
-            if not cats & self.categories_any:
-                return False
-        return True
+        return not (self.categories_any is not None and not cats & self.categories_any)
 
 
 @dataclass(frozen=True)
@@ -138,10 +155,26 @@ class Policy:
 # --- pure rules ----------------------------------------------------------------------
 
 
+def age_on(birth: date | None, day: date) -> int | None:
+    if birth is None:
+        return None
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def subject_facts(*, self_care: str | None, categories: Any, lives_alone: bool | None,
+                  disabled: bool | None, birth_date: date | None, today: date,
+                  tier_override: str | None = None) -> dict[str, Any]:
+    """The facts `derive_tier` reads, from a roster row or a stored subject."""
+    return {"self_care": self_care, "categories": list(categories or ()),
+            "lives_alone": lives_alone, "disabled": disabled,
+            "age": age_on(birth_date, today), "tier_override": tier_override}
+
+
 def derive_tier(policy: Policy, facts: Mapping[str, Any]) -> str:
     """The tier from facts: tier_override wins, else the first matching rule, else default.
 
-    facts: self_care, age (years), lives_alone, disabled, categories, tier_override.
+    facts (see `subject_facts`): self_care, age (years), lives_alone, disabled,
+    categories, tier_override. `scheduler.due.tier_expression` is its SQL twin.
     """
     override = facts.get("tier_override")
     if override:

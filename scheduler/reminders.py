@@ -81,6 +81,8 @@ def _candidates(policy: Policy, today: date, lo: int, hi: int | None) -> Any:
         .join(Subject, Subject.person_id == v.c.subject_id)
         .join(Person, Person.id == v.c.subject_id)
         .where(*in_range, v.c.policy == policy.name, v.c.status == "planned",
+               # an ad-hoc record is begun by the visitor, never owed: nothing to remind
+               v.c.kind != "adhoc",
                Subject.status == "active", or_(*(cond for cond, _ in whens)),
                # already reminded today (an earlier tick): skip before rendering anything
                ~exists(select(OUTBOX.c.id).where(OUTBOX.c.idempotency_key == reminder_key(

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from scheduler.checks import PolicyProblem, unloadable_policies
 from scheduler.due import PlanStats, plan_visits, policies_in_use
 from scheduler.escalation import EscalationStats, send_escalations
 from scheduler.events import plan_holidays
@@ -40,6 +41,8 @@ class TickStats:
     reminders: ReminderStats = field(default_factory=ReminderStats)
     escalations: EscalationStats = field(default_factory=EscalationStats)
     watch_digests: DigestStats = field(default_factory=DigestStats)
+    # subjects whose policy cannot be loaded: visible, never silently skipped
+    unloadable: list[PolicyProblem] = field(default_factory=list)
 
 
 def _step(sessions: sessionmaker[Session], lock: bool, fn: Callable[[Session], Any]) -> Any:
@@ -61,6 +64,10 @@ def tick(session_factory: sessionmaker[Session], now: datetime, *, lock: bool = 
     started = time.monotonic()
     with session_factory() as s:
         policies = policies_in_use(s)
+        stats.unloadable = unloadable_policies(s)
+    for problem in stats.unloadable:
+        log.error("%d subjects follow policy %r, which cannot be loaded; they get no visits "
+                  "(visitbot doctor): %s", problem.subjects, problem.name, problem.reason)
     stats.plan = _step(session_factory, lock, lambda s: plan_visits(s, today, now, policies))
     stats.holiday_visits = _step(session_factory, lock,
                                  lambda s: plan_holidays(s, today, now, policies))

@@ -255,7 +255,8 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> 
             _file(turn, visit, event)
         elif isinstance(event, Cancelled):
             s.execute(delete(Answer).where(Answer.visit_id == visit.id))
-            visit.status = "planned"
+            # an ad-hoc record was never owed: cancelled, it is gone (never overdue)
+            visit.status = "cancelled" if visit.kind == "adhoc" else "planned"
             visit.mode = None
             visit.visited_on = None
         elif isinstance(event, Paused | Resumed):

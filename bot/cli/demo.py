@@ -23,6 +23,7 @@ from bot.wiring import App, build
 from conversations.checklist import load_checklist
 from conversations.messages import Address, Outgoing
 from conversations.record import mode_label, summarize
+from scheduler.policy_book import PolicyBook
 from scheduler.tick import tick
 from store.masking import mask_id
 from store.migrate import upgrade
@@ -42,7 +43,11 @@ def run_demo(db_path: Path, *, quiet: bool = False) -> int:
     upgrade(url)
     app = build(load_settings(database_url=url))
     _say = (lambda *_: None) if quiet else print
-    report = import_roster(app.sessions, SAMPLE_ROSTER, policy_default="linzi-2022")
+    # On the roster since the month began: every subject owes this month's visit (one
+    # joining later in the month would first owe next month's, see scheduler.due).
+    since = datetime.now(ZoneInfo("Asia/Shanghai")).date().replace(day=1)
+    report = import_roster(app.sessions, SAMPLE_ROSTER, policy_default="linzi-2022",
+                           today=since, policies=PolicyBook())
     import_roster(app.sessions, SAMPLE_STAFF, policy_default="linzi-2022")
     _say(f"== 导入示例名单：{report.summary()}")
 

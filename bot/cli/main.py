@@ -13,7 +13,8 @@ from bot.settings import ConfigError, load_settings
 from store.db import DatabaseUnavailable
 
 # Command groups that live beside the rooms they drive.
-EXTENSIONS = ("bot.cli.roster", "bot.cli.schedule", "bot.cli.cases", "bot.cli.report")
+EXTENSIONS = ("bot.cli.roster", "bot.cli.schedule", "bot.cli.cases", "bot.cli.report",
+              "bot.cli.doctor")
 
 
 @click.group()

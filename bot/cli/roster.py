@@ -38,6 +38,7 @@ def import_cmd(file: Path, skip_invalid: bool, policy: str | None,
     """导入名单或工作人员表 FILE（.csv 或 .xlsx，按表头自动识别）。"""
     from tqdm import tqdm
 
+    from scheduler.policy_book import PolicyBook
     from store.roster.importer import import_roster
     from store.roster.read import RosterFileError
 
@@ -52,7 +53,8 @@ def import_cmd(file: Path, skip_invalid: bool, policy: str | None,
 
         try:
             report = import_roster(session_factory(engine), file, policy_default=policy,
-                                   skip_invalid=skip_invalid, progress=progress)
+                                   skip_invalid=skip_invalid, progress=progress,
+                                   policies=PolicyBook())
         except RosterFileError as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:

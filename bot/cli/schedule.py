@@ -51,6 +51,10 @@ def tick_cmd(now_: str | None) -> None:
                f"{stats.holiday_visits} 次，提醒 {stats.reminders.messages} 条，督办 "
                f"{stats.escalations.messages} 条；取消 {stats.plan.cancelled}，"
                f"转交 {stats.plan.moved}，逾期关闭 {stats.plan.missed}。")
+    if stats.unloadable:
+        from conversations.text import render
+
+        click.secho(render("tick_unloadable", problems=stats.unloadable), fg="red", err=True)
 
 
 @click.command("dispatch")
@@ -107,10 +111,12 @@ def simulate_cmd(year: int, days: int, roster: str | None, policy_default: str,
         engine = make_engine(url)
         sessions = session_factory(engine)
         if roster:
+            from scheduler.policy_book import PolicyBook
             from store.roster.importer import import_roster
 
             report = import_roster(sessions, roster, policy_default=policy_default,
-                                   skip_invalid=True, today=date(year - 1, 12, 1))
+                                   skip_invalid=True, today=date(year - 1, 12, 1),
+                                   policies=PolicyBook())
             click.echo(report.summary())
         else:
             synthetic_roster(sessions, per_policy=subjects, start=date(year - 1, 12, 1))

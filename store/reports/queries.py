@@ -33,6 +33,8 @@ from store.reports.period import DEFAULT_TZ, Month
 MODE_COLUMNS = {"in_person": "上门", "phone": "电话", "video": "视频", "other": "其他"}
 SEVERITIES = ("watch", "high", "emergency")
 SEVERITY_LABELS = LABELS_OF_SEVERITY  # the one table (store/labels.py)
+# An ad-hoc record is a visit made, not one owed: it counts as done, never as 应访.
+UNOWED_KINDS = ("adhoc",)
 
 
 # --- the jurisdiction tree ------------------------------------------------------------
@@ -181,8 +183,9 @@ def counts_by_jurisdiction(session: Session, scope: Scope, month: Month, as_of: 
 
     Definitions (the test suite recomputes them from raw rows):
     - subjects: active subjects in scope (their current status);
-    - due: visits due this month, cancelled ones excluded; each is exactly one of
-      on_time (filed by its deadline, or due date when it has none), late (filed after),
+    - due: visits owed this month (ad-hoc records and cancelled visits excluded); each is
+      exactly one of on_time (filed by its deadline, or due date when it has none, or
+      covered by an ad-hoc visit inside its window), late (filed after),
       missing (marked missed, or still open past its deadline as of `as_of`) or pending;
     - done/by_mode/visited_subjects: filed visits made this month, by their visit date;
     - cases: opened this month, resolved this month, open at the end of the month.
@@ -204,15 +207,18 @@ def counts_by_jurisdiction(session: Session, scope: Scope, month: Month, as_of: 
     limit = func.coalesce(Visit.deadline, Visit.due_on)
     filed = Visit.status == "filed"
     open_ = Visit.status.in_(("planned", "in_progress"))
+    # a period settled by an ad-hoc visit inside its window (scheduler.due) was visited
+    # in time: the visit that covered it lies between the window's opening and deadline
+    covered = Visit.status == "covered"
     for r in session.execute(
         select(jid, func.count(),
-               _sum(and_(filed, Visit.visited_on <= limit)),
+               _sum(or_(covered, and_(filed, Visit.visited_on <= limit))),
                _sum(and_(filed, or_(Visit.visited_on.is_(None), Visit.visited_on > limit))),
                _sum(or_(Visit.status == "missed", and_(open_, limit < as_of))),
                _sum(and_(open_, limit >= as_of)))
         .select_from(Visit).join(Person, Person.id == Visit.subject_id)
         .where(in_scope, Visit.due_on >= month.first, Visit.due_on <= month.last,
-               Visit.status != "cancelled")
+               Visit.status != "cancelled", Visit.kind.notin_(UNOWED_KINDS))
         .group_by(jid)
     ):
         c = get(r[0])

@@ -42,6 +42,7 @@ ROSTER_COLUMNS: tuple[Column, ...] = (
     _c("address", "住址", "家庭住址", "现住址", "居住地址", example="东关村三组12号"),
     _c("hukou", "户籍类别", "户籍性质", "户口性质", example="农村"),
     _c("categories", "对象类型", "访视对象类型", "探访对象类型", "人员类别", "对象类别",
+       "访视对象类型（1至4）", "访视对象类型(1-4)", "身份类别",
        example="分散供养特困、独居、高龄"),
     _c("policy", "适用政策", "政策", example="linzi-2022"),
     _c("self_care", "自理能力", "生活自理能力", "失能情况", example="半失能"),
@@ -114,6 +115,7 @@ KNOWN_CATEGORIES: tuple[str, ...] = (
     "分散供养特困", "低保", "独居", "高龄", "孤儿", "事实无人抚养儿童", "留守", "空巢",
     "失能", "半失能", "失智", "失独", "重残", "重病", "计划生育特殊家庭",
     "与重度残疾子女同住", "子女委托", "其他",
+    "孤儿及事实无人抚养儿童",  # liuzhou 附件1 type 4: one or the other, the list does not say
 )
 CATEGORY_ALIASES: dict[str, str] = {
     "分散供养特困人员": "分散供养特困", "特困": "分散供养特困", "特困人员": "分散供养特困",
@@ -122,6 +124,18 @@ CATEGORY_ALIASES: dict[str, str] = {
     "失能老人": "失能", "半失能老人": "半失能", "失智老人": "失智", "失独家庭": "失独",
     "重度残疾": "重残", "重病患者": "重病", "计划生育特殊家庭老年人": "计划生育特殊家庭",
     "经子女委托": "子女委托", "子女委托巡访": "子女委托",
+    # the seeds' own words (linzi: 城乡留守老年人; anshan: 农村留守老年人)
+    "城乡留守老年人": "留守", "城乡留守老人": "留守", "农村留守老年人": "留守",
+    "农村留守老人": "留守", "重残老人": "重残", "分散特困": "分散供养特困",
+}
+# One word, several categories: liuzhou 附件1's 访视对象类型 codes 1–4 and compound words.
+CATEGORY_EXPANSIONS: dict[str, tuple[str, ...]] = {
+    "独居高龄老人": ("独居", "高龄"), "独居高龄": ("独居", "高龄"),
+    "高龄独居": ("独居", "高龄"), "高龄独居老人": ("独居", "高龄"),
+    # 「1.独居、重残、重病的分散供养特困人员；2.独居、重残、重病的低保对象；3.独居的高龄
+    # 老人；4.孤儿及事实无人抚养儿童」
+    "1": ("分散供养特困",), "2": ("低保",), "3": ("独居", "高龄"),
+    "4": ("孤儿及事实无人抚养儿童",),
 }
 # Facts that make a subject "key" (重点) by default; a policy's own risk standard and an
 # officer's tier_override take precedence downstream.
@@ -194,6 +208,7 @@ VISITOR_TITLES_N = {norm_choice(k): v for k, v in VISITOR_TITLES.items()}
 STAFF_LEVELS_N = {norm_choice(k): v for k, v in STAFF_LEVELS.items()}
 CATEGORIES_N = {norm_choice(c): c for c in KNOWN_CATEGORIES} | {
     norm_choice(k): v for k, v in CATEGORY_ALIASES.items()}
+CATEGORY_EXPANSIONS_N = {norm_choice(k): v for k, v in CATEGORY_EXPANSIONS.items()}
 
 
 @dataclass

@@ -9,12 +9,12 @@ file updates in place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -26,7 +26,8 @@ from store.roster.columns import detect_kind
 from store.roster.read import RosterFileError, open_sheet
 from store.roster.validate import RosterRow, RowError, StaffRow, validate_sheet
 
-__all__ = ["ImportReport", "RosterFileError", "import_roster", "import_staff", "local_today"]
+__all__ = ["ImportReport", "PolicyBook", "RosterFileError", "import_roster", "import_staff",
+           "local_today"]
 
 CHUNK_ROWS = 5000
 Progress = Callable[[int, int], None]  # (rows done so far, rows to import)
@@ -86,10 +87,20 @@ class ImportReport:
                 f"（{self.rows_per_second:,.0f} 行/秒）")
 
 
+class PolicyBook(Protocol):
+    """The policies, as scheduler.policy_book.PolicyBook gives them (store/ cannot import
+    scheduler/): the names that load, and the tier a row's facts give under a policy."""
+
+    def names(self) -> list[str]: ...
+
+    def tier(self, name: str, facts: Mapping[str, Any], today: date) -> str: ...
+
+
 def import_roster(session_factory: sessionmaker[Session], path: str | Path, *,
                   policy_default: str, skip_invalid: bool = False,
                   progress: Progress | None = None, today: date | None = None,
-                  chunk_rows: int = CHUNK_ROWS) -> ImportReport:
+                  chunk_rows: int = CHUNK_ROWS,
+                  policies: PolicyBook | None = None) -> ImportReport:
     """Import a roster or staff sheet (detected by its header).
 
     Raises RosterFileError when the file cannot be read at all (format, encoding, zip
@@ -101,7 +112,8 @@ def import_roster(session_factory: sessionmaker[Session], path: str | Path, *,
     today = today or local_today()
     sheet = open_sheet(path)
     kind = detect_kind(sheet.headers)
-    checked = validate_sheet(sheet, kind, policy_default=policy_default, today=today)
+    checked = validate_sheet(sheet, kind, policy_default=policy_default, today=today,
+                             policies=None if policies is None else set(policies.names()))
     report = ImportReport(path=str(path), kind=kind, rows_total=checked.rows_total,
                           errors=checked.errors, warnings=checked.warnings)
     if checked.fatal or (checked.errors and not skip_invalid):
@@ -114,7 +126,7 @@ def import_roster(session_factory: sessionmaker[Session], path: str | Path, *,
             _staff(conn, [r for r in checked.records if isinstance(r, StaffRow)], report)
         else:
             rows = [r for r in checked.records if isinstance(r, RosterRow)]
-            _roster(conn, rows, report, today, progress, max(1, chunk_rows))
+            _roster(conn, rows, report, today, progress, max(1, chunk_rows), policies)
     report.committed = True
     report.seconds = perf_counter() - started
     return report
@@ -129,7 +141,7 @@ def import_staff(session_factory: sessionmaker[Session], path: str | Path) -> Im
 
 
 def _roster(conn: Connection, rows: list[RosterRow], report: ImportReport, today: date,
-            progress: Progress | None, chunk_rows: int) -> None:
+            progress: Progress | None, chunk_rows: int, policies: PolicyBook | None) -> None:
     tree, report.jurisdictions_created = sql.ensure_tree(
         conn, {(r.county, r.township, r.village) for r in rows})
     report.villages = len({(r.county, r.township, r.village) for r in rows})
@@ -139,7 +151,7 @@ def _roster(conn: Connection, rows: list[RosterRow], report: ImportReport, today
         progress(0, total)
     for start in range(0, total, chunk_rows):
         chunk = rows[start:start + chunk_rows]
-        _roster_chunk(conn, chunk, tree, visitor_ids, report, today)
+        _roster_chunk(conn, chunk, tree, visitor_ids, report, today, policies)
         report.rows_imported += len(chunk)
         if progress is not None:
             progress(report.rows_imported, total)
@@ -187,7 +199,8 @@ def _visitors(conn: Connection, rows: list[RosterRow], tree: dict[sql.Path3, int
 
 
 def _roster_chunk(conn: Connection, chunk: list[RosterRow], tree: dict[sql.Path3, int],
-                  visitor_ids: dict[str, int], report: ImportReport, today: date) -> None:
+                  visitor_ids: dict[str, int], report: ImportReport, today: date,
+                  policies: PolicyBook | None) -> None:
     known = sql.existing_by_id_number(conn, [r.id_number for r in chunk])
     village = {r.id_number: tree[(r.county, r.township, r.village)] for r in chunk}
     pids = sql.upsert_people_by_id(conn, [
@@ -199,7 +212,10 @@ def _roster_chunk(conn: Connection, chunk: list[RosterRow], tree: dict[sql.Path3
     report.subjects_updated += len(was_subject)
     report.subjects_created += len(chunk) - len(was_subject)
 
-    sql.upsert_subjects(conn, [_subject_values(r, pids[r.id_number]) for r in chunk])
+    sql.upsert_subjects(conn, [
+        _subject_values(r, pids[r.id_number], _tier(r, policies, today)) for r in chunk])
+    # an officer's tier_override (never touched by the import) still wins
+    sql.apply_tier_overrides(conn, [pids[r.id_number] for r in chunk])
     sql.upsert_roles(conn, [
         {"person_id": pids[r.id_number], "role": "subject",
          "jurisdiction_id": village[r.id_number], "title": None, "on_duty": True}
@@ -222,10 +238,20 @@ def _roster_chunk(conn: Connection, chunk: list[RosterRow], tree: dict[sql.Path3
     report.assignments_ended += ended
 
 
-def _subject_values(r: RosterRow, person_id: int) -> dict[str, Any]:
+def _tier(r: RosterRow, policies: PolicyBook | None, today: date) -> str:
+    """The policy's tier for the row's facts: the tick derives the same from the same
+    facts. Without a policy book (a library caller) the roster's own rough rule."""
+    if policies is None:
+        return r.tier
+    return policies.tier(r.policy, {
+        "self_care": r.self_care, "categories": r.categories, "lives_alone": r.lives_alone,
+        "disabled": r.disabled, "birth_date": r.birth_date}, today)
+
+
+def _subject_values(r: RosterRow, person_id: int, tier: str) -> dict[str, Any]:
     return {
         "person_id": person_id, "policy": r.policy, "categories": r.categories,
-        "tier": r.tier, "status": "active", "address": r.address, "hukou_type": r.hukou,
+        "tier": tier, "status": "active", "address": r.address, "hukou_type": r.hukou,
         "health_status": r.health, "diseases": r.diseases, "self_care": r.self_care,
         "disabled": r.disabled, "disability_cert_no": r.disability_cert,
         "lives_alone": r.lives_alone, "empty_nest": r.empty_nest,

@@ -82,8 +82,19 @@ def _csv_sheet(path: Path) -> Sheet:
     # WPS "文本文件" exports are tab-separated but often still named .csv.
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    numbered = ((n, _clean_csv_row(row)) for n, row in enumerate(reader, start=1))
-    return _with_header(numbered, "csv")
+
+    def numbered() -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            for n, row in enumerate(reader, start=1):
+                yield n, _clean_csv_row(row)
+        except csv.Error as exc:
+            # e.g. a cell past the csv module's field limit (128 KB): an unclosed quote
+            # swallows the rest of the file, or a pasted document
+            raise RosterFileError(
+                f"CSV 第{reader.line_num}行无法读取：单元格过长（超过 {csv.field_size_limit():,} "
+                "个字符）、引号不配对或含有 NUL 字符，请检查该行") from exc
+
+    return _with_header(numbered(), "csv")
 
 
 def _clean_csv_row(row: list[str]) -> list[Cell]:

@@ -325,6 +325,13 @@ def replace_household(conn: Connection, members: dict[int, list[dict[str, Any]]]
     rows = [{"subject_id": sid, **m} for sid, ms in members.items() for m in ms]
     if rows:
         conn.execute(insert(H), rows)
+def apply_tier_overrides(conn: Connection, subject_ids: list[int]) -> None:
+    """An officer's tier_override wins over the tier the roster's facts give."""
+    for batch in _batches(sorted(subject_ids)):
+        conn.execute(update(S).where(_in(conn, S.c.person_id, batch),
+                                     S.c.tier_override.isnot(None), S.c.tier_override != "",
+                                     S.c.tier != S.c.tier_override)
+                     .values(tier=S.c.tier_override))
 
 
 def upsert_family_links(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -8,7 +8,8 @@ here touches the database, so a file is judged whole before the import begins.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import unicodedata
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,7 @@ from store import idcard
 from store.masking import mask_id, mask_phone
 from store.roster.columns import (
     CATEGORIES_N,
+    CATEGORY_EXPANSIONS_N,
     HUKOU_N,
     KEY_CATEGORIES,
     KEY_SELF_CARE,
@@ -46,6 +48,7 @@ _DATE = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(?:(\d{1,2})\s*[日号]?)?)?"
     r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?", re.ASCII
 )
+_SCIENTIFIC = re.compile(r"\d+(\.\d+)?[eE][+]?\d+")
 _CHILD_SEP = re.compile(r"[、,，;；/|]+")
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 given Excel's 1900 leap bug
 MAX_MONEY = Decimal("99999999.99")  # Numeric(10, 2)
@@ -344,9 +347,12 @@ def _id_cell(ctx: _RowContext, col: Column, *, required: bool) -> idcard.IdInfo 
         if required:
             ctx.err(col, "必填，不能为空")
         return None
-    if isinstance(value, int | float):
-        # Excel holds 15 significant digits: the last digits of the number are gone.
-        ctx.err(col, "身份证号码被 Excel 存成了数字，末几位已丢失；请将该列设为“文本”后重新录入")
+    if isinstance(value, int | float) or (isinstance(value, str) and _SCIENTIFIC.fullmatch(
+            unicodedata.normalize("NFKC", value).strip())):
+        # Excel holds 15 significant digits: the last digits of the number are gone (a CSV
+        # saved from Excel carries the number as shown: 3.60222E+17).
+        ctx.err(col, "身份证号码被 Excel 存成了数字，末几位已丢失；请将该列设为“文本”后重新录入",
+                str(value)[:20])
         return None
     try:
         return idcard.parse(str(value), today=ctx.today)
@@ -403,15 +409,18 @@ def _categories(ctx: _RowContext) -> list[str]:
     out: list[str] = []
     unknown: list[str] = []
     for part in _split(raw):
-        cat = CATEGORIES_N.get(norm_choice(part))
-        if cat is None:
+        key = norm_choice(part)
+        cats = CATEGORY_EXPANSIONS_N.get(key) or (
+            (CATEGORIES_N[key],) if key in CATEGORIES_N else ())
+        if not cats:
             unknown.append(part)
-        elif cat not in out:
-            out.append(cat)
+        for cat in cats:
+            if cat not in out:
+                out.append(cat)
     if unknown:
         ctx.err(col, f"未知的对象类型：{'、'.join(unknown)}（可选：分散供养特困、低保、独居、"
                      "高龄、孤儿、事实无人抚养儿童、留守、空巢、失能、半失能、失智、失独、重残、"
-                     "重病、计划生育特殊家庭、与重度残疾子女同住、子女委托、其他）")
+                     "重病、计划生育特殊家庭、与重度残疾子女同住、子女委托、其他；柳州名单可填类型代码1至4）")
     return out
 
 
@@ -501,7 +510,23 @@ def _household(ctx: _RowContext) -> tuple[HouseholdRow, ...]:
     return tuple(HouseholdRow(n, nth(relations, i), nth(health, i)) for i, n in enumerate(names))
 
 
-def roster_row(ctx: _RowContext, policy_default: str) -> RosterRow | None:
+def _policy_cell(ctx: _RowContext, default: str, known: Collection[str] | None) -> str:
+    """适用政策, or the import's default; refused unless it names a policy that loads: a
+    subject under an unknown policy would never be visited."""
+    col = ROSTER["policy"]
+    given = ctx.text(col, max_len=40)
+    name = unicodedata.normalize("NFKC", given).strip() if given else default
+    if known is not None and name not in known and name.lower() in known:
+        name = name.lower()  # Linzi-2022
+    if known is not None and name not in known:
+        shown = given if given else f"{default}（默认）"
+        ctx.err(col, f"不是已有的适用政策，可选：{'、'.join(sorted(known)) or '（无）'}",
+                shown[:40])
+    return name
+
+
+def roster_row(ctx: _RowContext, policy_default: str,
+               policies: Collection[str] | None = None) -> RosterRow | None:
     c = ROSTER
     name = ctx.text(c["name"], required=True, max_len=100)
     info = _id_cell(ctx, c["id_number"], required=True)
@@ -522,7 +547,7 @@ def roster_row(ctx: _RowContext, policy_default: str) -> RosterRow | None:
     county = ctx.text(c["county"], required=True, max_len=100)
     township = ctx.text(c["township"], required=True, max_len=100)
     village = ctx.text(c["village"], required=True, max_len=100)
-    policy = ctx.text(c["policy"], max_len=40) or policy_default
+    policy = _policy_cell(ctx, policy_default, policies)
     categories = _categories(ctx)
     visitor_name = ctx.text(c["visitor_name"], required=True, max_len=100)
     visitor_phone = _phone_cell(ctx, c["visitor_phone"], required=True)
@@ -608,6 +633,7 @@ def staff_row(ctx: _RowContext) -> StaffRow | None:
 
 
 def validate_sheet(sheet: Sheet, kind: str, *, policy_default: str, today: date,
+                   policies: Collection[str] | None = None,
                    on_row: Callable[[int], None] | None = None) -> Validated:
     """Every row is checked; errors are collected, never raised."""
     hm = map_headers(sheet.headers, kind)
@@ -628,7 +654,7 @@ def validate_sheet(sheet: Sheet, kind: str, *, policy_default: str, today: date,
         if on_row is not None:
             on_row(n)
         ctx = _RowContext(n, cells, hm, today)
-        record = roster_row(ctx, policy_default) if kind == "roster" else staff_row(ctx)
+        record = roster_row(ctx, policy_default, policies) if kind == "roster" else staff_row(ctx)
         result.errors.extend(ctx.errors)
         result.warnings.extend(ctx.warnings)
         if record is None:

@@ -128,9 +128,15 @@ def world(db_url: str) -> Iterator[World]:
         engine.dispose()
 
 
-def cast(sessions: sessionmaker[Session]) -> tuple[int, int, int, int]:
-    """(visitor, subject, township officer, child) from the sample roster, as in the demo."""
-    import_roster(sessions, SAMPLE_ROSTER, policy_default="linzi-2022")
+def cast(sessions: sessionmaker[Session], now: datetime | None = None
+         ) -> tuple[int, int, int, int]:
+    """(visitor, subject, township officer, child) from the sample roster, as in the demo.
+
+    The roster counts from the first of last month: every subject owes a visit now (a
+    subject new today would first be due after a fair window, see scheduler.due)."""
+    today = (now or datetime.now(UTC)).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    since = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    import_roster(sessions, SAMPLE_ROSTER, policy_default="linzi-2022", today=since)
     import_roster(sessions, SAMPLE_STAFF, policy_default="linzi-2022")
     with sessions() as s:
         subject, visitor_id = s.execute(
@@ -175,7 +181,7 @@ def answer_for(message: Outgoing, repeats: int) -> tuple[str, str | None]:
 
 def test_visit_over_wechat_with_officer_on_wecom(world: World) -> None:
     w, fake = world, world.fake
-    visitor_id, subject_id, officer_id, child_id = cast(w.sessions)
+    visitor_id, subject_id, officer_id, child_id = cast(w.sessions, w.clock.now)
     assert officer_id and child_id
     t0 = w.clock.now
     v_openid, c_openid, officer_uid = "o-visitor-1", "o-child-1", "wang.officer"

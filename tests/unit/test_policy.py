@@ -41,10 +41,32 @@ def test_tiers() -> None:
     assert derive_tier(linzi, {"age": 79, "lives_alone": True}) == "ordinary"
     assert derive_tier(linzi, {"age": 85, "lives_alone": False}) == "ordinary"
     assert derive_tier(linzi, {"categories": ["低保", "重残"]}) == "key"
+    # 「将独居和生活不能自理或行动不便等特殊服务对象作为重点访视对象」: any one of them
     lz = load_policy("liuzhou-2021")
     assert derive_tier(lz, {"lives_alone": True, "disabled": True}) == "key"
-    assert derive_tier(lz, {"lives_alone": False, "self_care": "失能"}) == "ordinary"
+    assert derive_tier(lz, {"lives_alone": True, "self_care": "自理"}) == "key"
+    assert derive_tier(lz, {"lives_alone": False, "self_care": "失能"}) == "key"
+    assert derive_tier(lz, {"lives_alone": False, "self_care": "半失能"}) == "key"
+    assert derive_tier(lz, {"lives_alone": False, "disabled": True}) == "key"
+    assert derive_tier(lz, {"categories": ["独居", "高龄"]}) == "key"
+    assert derive_tier(lz, {"lives_alone": False, "self_care": "自理"}) == "ordinary"
     assert derive_tier(load_policy("anshan-2020"), {"self_care": "失能"}) == "ordinary"
+    # 「对失能的特殊困难老年人，每月提供探访关爱服务不少于一次」: 失能 only
+    gx = load_policy("guangxi-2023")
+    assert derive_tier(gx, {"self_care": "失能"}) == "key"
+    assert derive_tier(gx, {"categories": ["失能"]}) == "key"
+    assert derive_tier(gx, {"self_care": "半失能"}) == "ordinary"
+    assert derive_tier(gx, {"age": 85, "lives_alone": True}) == "ordinary"
+
+
+def test_categories_state_facts() -> None:
+    """失能/半失能 under 对象类型 count as the self-care level, 独居 as living alone."""
+    jdz = load_policy("jingdezhen-2020")
+    assert derive_tier(jdz, {"categories": ["失能"]}) == "key"
+    assert derive_tier(jdz, {"self_care": "自理", "categories": ["半失能"]}) == "key"
+    assert derive_tier(jdz, {"categories": ["失能"], "tier_override": "ordinary"}) == "ordinary"
+    linzi = load_policy("linzi-2022")
+    assert derive_tier(linzi, {"age": 82, "categories": ["独居"]}) == "key"
 
 
 def test_windows() -> None:

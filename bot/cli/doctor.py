@@ -1,0 +1,52 @@
+"""`visitbot doctor`: configuration and data that keep subjects from being visited.
+
+Exit status 1 when something blocks work (a policy that does not load but has subjects,
+a subject without a visitor, a visitor without a chat account, a broken policy or
+checklist file), 0 when all is well.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+from conversations.text import render
+
+
+@click.command("doctor")
+def doctor_cmd() -> None:
+    """Check policies, checklists and the roster for what would stop visits."""
+    from bot.cli.schedule import _sessions
+    from conversations.checklist import ChecklistError, available_checklists, load_checklist
+    from scheduler.checks import (
+        subjects_without_visitor,
+        unloadable_policies,
+        visitors_without_account,
+    )
+    from scheduler.policy_book import PolicyBook
+
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    book = PolicyBook()
+    broken_checklists = []
+    for name in available_checklists():
+        try:
+            load_checklist(name)
+        except ChecklistError as exc:
+            broken_checklists.append((name, str(exc)))
+    with _sessions()() as s:
+        unknown = unloadable_policies(s)
+        no_visitor = subjects_without_visitor(s, today)
+        no_account = visitors_without_account(s, today)
+    blocking = sum(1 for found in (unknown, book.broken, broken_checklists,
+                                   no_visitor[0], no_account[0]) if found)
+    click.echo(render("doctor_report", today=today.isoformat(), unknown_policies=unknown,
+                      known=book.names(), broken_files=sorted(book.broken.items()),
+                      broken_checklists=broken_checklists, no_visitor=no_visitor,
+                      no_account=no_account, blocking=blocking))
+    sys.exit(1 if blocking else 0)
+
+
+COMMANDS: list[click.Command] = [doctor_cmd]
