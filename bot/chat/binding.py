@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -22,9 +23,14 @@ class InviteError(ValueError):
     pass
 
 
+def code_hash(code: str) -> str:
+    """What the store keeps of an invite code: a copy of the database redeems nothing."""
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
 def create_invite(session: Session, person_id: int, now: datetime, ttl_hours: int) -> str:
     code = "".join(secrets.choice(ALPHABET) for _ in range(8))
-    session.add(Invite(code=code, person_id=person_id, created_at=now,
+    session.add(Invite(code_hash=code_hash(code), person_id=person_id, created_at=now,
                        expires_at=now + timedelta(hours=ttl_hours)))
     session.flush()
     return code
@@ -43,11 +49,11 @@ def invite_by_phone(session: Session, phone: str, now: datetime,
 def bind(turn: Turn, code: str) -> None:
     """Redeem a code: the sender's account now speaks for the invited person."""
     s = turn.session
-    code = code.strip().upper()
     # A conditional UPDATE makes a code usable once even when two redeem it at once.
     claimed = s.execute(
         update(Invite)
-        .where(Invite.code == code, Invite.used_at.is_(None), Invite.expires_at > turn.now)
+        .where(Invite.code_hash == code_hash(code), Invite.used_at.is_(None),
+               Invite.expires_at > turn.now)
         .values(used_at=turn.now)
         .returning(Invite.person_id)
     ).first()
