@@ -23,10 +23,23 @@ class App:
     core: Core
 
 
-def build(settings: Settings, **core_kwargs: Any) -> App:
+class StartRefused(RuntimeError):
+    """The process must not start; the message says what to fix."""
+
+
+def build(settings: Settings, *, demo: bool = False, **core_kwargs: Any) -> App:
+    """Everything from settings. Refuses to start (StartRefused) on a missing, malformed
+    or wrong ID key (`demo` alone may go on without one configured)."""
+    from store.key_check import KeyCheckError, check_id_key
+
     engine = make_engine(settings.database_url)
     check_connection(engine)
     sessions = session_factory(engine)
+    try:
+        check_id_key(sessions, demo=demo)
+    except KeyCheckError as exc:
+        engine.dispose()
+        raise StartRefused(str(exc)) from None
     if not is_sqlite(engine):
         core_kwargs.setdefault("async_url", settings.database_url)
     return App(settings, engine, sessions, Core(sessions, settings, **core_kwargs))

@@ -40,7 +40,7 @@ def run_demo(db_path: Path, *, quiet: bool = False) -> int:
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db_path}"
     upgrade(url)
-    app = build(load_settings(database_url=url))
+    app = build(load_settings(database_url=url), demo=True)
     _say = (lambda *_: None) if quiet else print
     report = import_roster(app.sessions, SAMPLE_ROSTER, policy_default="linzi-2022")
     import_roster(app.sessions, SAMPLE_STAFF, policy_default="linzi-2022")
