@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,6 +24,7 @@ from bot.chat.sender import find_sender
 from bot.chat.visit_session import open_conversation
 from bot.settings import Settings
 from conversations.messages import Incoming, Outgoing
+from conversations.text import render
 from store.base import utcnow
 from store.db import DatabaseUnavailable, async_session_factory
 from store.models import InboundSeen
@@ -105,6 +106,17 @@ class Core:
         }, ["platform", "message_key"])
         if not fresh:
             return Handled(inline=None, duplicate=True), None
+        try:
+            turn = self._routed(s, incoming, now, lock)
+        except (SQLAlchemyError, DatabaseUnavailable):
+            raise  # retried, or 503: the platform delivers the message again
+        except Exception:
+            return self._maintenance(s, incoming, inline, now)
+        inline_reply = self._queue_replies(turn, inline)
+        s.commit()
+        return Handled(inline=inline_reply, duplicate=False, replies=tuple(turn.replies)), turn
+
+    def _routed(self, s: Session, incoming: Incoming, now: datetime, lock: bool) -> Turn:
         turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
         sender = find_sender(s, incoming.address)
         if sender is not None:
@@ -121,6 +133,22 @@ class Core:
             if lock and sender.open_visit is not None:
                 turn.open_visit = open_conversation(s, sender.person.id, fresh=True)
         router.route(turn)
+        return turn
+
+    def _maintenance(self, s: Session, incoming: Incoming, inline: bool, now: datetime
+                     ) -> tuple[Handled, Turn]:
+        """Handling failed for a reason a retry will not cure (a broken checklist or
+        policy edited after start, a bug): nothing of it is kept, the operator sees an
+        ERROR with the traceback, and the person is told — never silence."""
+        log.exception("a %s message could not be handled; the sender was told the system "
+                      "is under maintenance", incoming.address.platform)
+        s.rollback()
+        insert_ignore(s, InboundSeen.__table__, {
+            "platform": incoming.address.platform,
+            "message_key": incoming.msg_id[:128], "received_at": now,
+        }, ["platform", "message_key"])
+        turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
+        turn.reply(Outgoing(render("bot_maintenance")))
         inline_reply = self._queue_replies(turn, inline)
         s.commit()
         return Handled(inline=inline_reply, duplicate=False, replies=tuple(turn.replies)), turn
