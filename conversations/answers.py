@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from conversations.checklist import Option, Question
+from conversations.numbers import normalize, read_decimal, read_position
 
 SPLIT = re.compile(r"[\s,，、;；/]+")
 YES = {"是", "对", "有", "需要", "要", "好的", "y", "yes", "1", "是的", "有的", "√"}
@@ -27,9 +28,9 @@ SCALE_SYNONYMS = {
     "转好": ("好转", "好多了", "好些了"),
     "严重": ("加重", "变严重", "更重"),
 }
-ISO_DAY = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$")
-YEAR_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
+ISO_DAY = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$", re.ASCII)
+MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$", re.ASCII)
+YEAR_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,7 @@ class Parsed:
 
 
 def _index(text: str, n: int) -> int | None:
-    t = text.strip().rstrip(".、)）")
-    if t.isdigit() and 1 <= int(t) <= n:
-        return int(t) - 1
-    return None
+    return read_position(text.strip().rstrip(".、)）"), n)
 
 
 def match_option(text: str, options: tuple[Option, ...]) -> Option | None:
@@ -112,13 +110,11 @@ def parse_number(q: Question, text: str) -> Parsed:
     if q.unit and t.endswith(q.unit):
         t = t[:-len(q.unit)].strip()
     t = t.rstrip("人个次度℃元岁")
-    value: float | None
-    try:
-        value = float(t)
-    except ValueError:
+    value = read_decimal(t)
+    if value is None:
         cn = _cn_number(t)
         value = float(cn) if cn is not None else None
-    if value is None or value != value:  # NaN
+    if value is None:
         return Parsed(False, hint="engine_hint_number")
     if q.integer and value != int(value):
         return Parsed(False, hint="engine_hint_integer")
@@ -130,7 +126,7 @@ def parse_number(q: Question, text: str) -> Parsed:
 
 def parse_date(text: str, today: date, future: str = "forbid", max_past_days: int | None = None
                ) -> Parsed:
-    t = text.strip().replace(" ", "")
+    t = normalize(text).replace(" ", "")
     rel = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2}
     day: date | None = None
     month_only = False

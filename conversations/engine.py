@@ -13,6 +13,7 @@ from typing import Any
 
 from conversations import answers as parse
 from conversations.checklist import Checklist, Question
+from conversations.numbers import read_position
 from conversations.record import mode_label
 from conversations.text import render
 
@@ -210,10 +211,11 @@ def _on_choice(res: StepResult, data: str, cl: Checklist, ctx: Context) -> None:
         return
     if qid not in (MODE, DATE, REVIEW) and cl.question(qid).type == "multi" and idx != "done":
         options = cl.question(qid).options
-        if not idx.isdigit() or not 1 <= int(idx) <= len(options):
+        pos = read_position(idx, len(options))
+        if pos is None:
             res.replies.append(_ask(cl, st, ctx))
             return
-        value = options[int(idx) - 1].value
+        value = options[pos].value
         sel: list[str] = list(st.get("multi") or [])
         sel = [v for v in sel if v != value] if value in sel else [*sel, value]
         st["multi"] = sel
@@ -372,8 +374,9 @@ def _on_review(res: StepResult, text: str, cl: Checklist, ctx: Context) -> None:
     st = res.state
     t = text.replace("修改", "").replace("改", "").strip()
     items = _review_items(cl, st)
-    if t.isdigit() and 1 <= int(t) <= len(items):
-        st["cur"] = items[int(t) - 1][0]
+    pos = read_position(t, len(items))
+    if pos is not None:
+        st["cur"] = items[pos][0]
         st["editing"] = True
         res.replies.append(_ask(cl, st, ctx))
         return
@@ -513,8 +516,9 @@ def _copy(state: Mapping[str, Any]) -> dict[str, Any]:
 def _match_mode(cl: Checklist, text: str, ctx: Context) -> str | None:
     modes = [m for m in cl.modes if not ctx.required_mode or m.code == ctx.required_mode]
     t = text.strip()
-    if t.isdigit() and 1 <= int(t) <= len(modes):
-        return modes[int(t) - 1].code
+    pos = read_position(t, len(modes))
+    if pos is not None:
+        return modes[pos].code
     for m in modes:
         if t in (m.code, m.label) or t in MODE_SYNONYMS.get(m.code, ()) or (t and t in m.label):
             return m.code

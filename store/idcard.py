@@ -9,6 +9,7 @@ caught at import time, not discovered later as a duplicate person.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from operator import mul
@@ -16,7 +17,8 @@ from operator import mul
 # Weights 2^(17-i) mod 11 for positions 0..16 (ISO 7064 MOD 11-2).
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"  # index: weighted sum mod 11
-_SHAPE = re.compile(r"\d{17}[\dX]")
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_DIGITS = re.compile(r"[0-9]+")
 # Nobody alive was born before this; a 18xx date is almost always a typo.
 EARLIEST_BIRTH = date(1890, 1, 1)
 
@@ -34,13 +36,16 @@ class IdInfo:
 
 
 def normalize(raw: str) -> str:
-    """Trim and upper-case the final x; spaces inside (from copy-paste) are dropped."""
-    return re.sub(r"\s+", "", raw).upper()
+    """Full-width digits (NFKC) read as digits, the final x upper-cased; spaces and
+    invisible format characters inside (from copy-paste: zero-width space, BOM) dropped."""
+    text = unicodedata.normalize("NFKC", raw)
+    return "".join(c for c in text if not c.isspace()
+                   and unicodedata.category(c) != "Cf").upper()
 
 
 def check_char(first17: str) -> str:
     """The MOD 11-2 check character for the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not _DIGITS.fullmatch(first17):
         raise ValueError("need exactly 17 digits")
     total = sum(map(mul, map(int, first17), _WEIGHTS))
     return _CHECK[total % 11]
@@ -87,7 +92,7 @@ def make(region: str, born: date, seq: int) -> str:
 
     `seq` is the 3-digit sequence; odd for a man, even for a woman.
     """
-    if len(region) != 6 or not region.isdigit() or not 0 <= seq <= 999:
+    if len(region) != 6 or not _DIGITS.fullmatch(region) or not 0 <= seq <= 999:
         raise ValueError("region must be 6 digits and seq 0..999")
     first17 = f"{region}{born:%Y%m%d}{seq:03d}"
     return first17 + check_char(first17)

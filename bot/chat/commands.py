@@ -11,6 +11,7 @@ from bot.alerts import cases
 from bot.chat.context import Turn
 from bot.chat.scope import can_see_subject, is_assigned_visitor, visible_subject_ids
 from conversations.messages import Choice, Outgoing
+from conversations.numbers import read_int, read_position
 from conversations.text import render
 from store.masking import mask_phone
 from store.models import Assignment, Case, CaseNote, FamilyLink, Person, Subject, Visit
@@ -80,12 +81,12 @@ def record(turn: Turn, arg: str) -> None:
     if not arg.strip():
         turn.reply(Outgoing(render("bot_subjects_list", names=[r.name for r in subjects])))
         return
-    try:
-        chosen = subjects[int(arg.strip()) - 1]
-    except (ValueError, IndexError):
+    pos = read_position(arg, len(subjects))
+    if pos is None:
         turn.reply(Outgoing(render("bot_subjects_list", names=[r.name for r in subjects],
                                    bad=arg.strip())))
         return
+    chosen = subjects[pos]
     # Prefer the visit already planned for this subject; otherwise an ad-hoc one for today.
     visit_id = turn.session.scalar(
         select(Visit.id).where(Visit.subject_id == chosen.person_id,
@@ -176,10 +177,8 @@ def stop_notices(turn: Turn) -> None:
 
 def _case_in_scope(turn: Turn, case_id: str) -> Case | None:
     assert turn.person is not None
-    try:
-        case = turn.session.get(Case, int(case_id), with_for_update=True)
-    except ValueError:
-        case = None
+    n = read_int(case_id)
+    case = turn.session.get(Case, n, with_for_update=True) if n is not None else None
     if case is None or "officer" not in turn.roles or not can_see_subject(
             turn.session, turn.person.id, {"officer"}, case.subject_id, turn.today()):
         turn.reply(Outgoing(render("bot_case_not_found", case_id=case_id)))

@@ -10,6 +10,7 @@ from bot.chat.context import Turn
 from bot.chat.visit_session import continue_visit, start_visit
 from conversations.engine import Inbound
 from conversations.messages import Outgoing
+from conversations.numbers import read_int
 from conversations.text import render
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,9 @@ def _inbound(turn: Turn) -> Inbound:
 
 def _choice(turn: Turn, data: str) -> None:
     kind, _, arg = data.partition(":")
-    if kind == "start" and "visitor" in turn.roles and arg.isdigit():
-        start_visit(turn, int(arg))
+    visit_id = read_int(arg) if kind == "start" else None
+    if visit_id is not None and "visitor" in turn.roles:
+        start_visit(turn, visit_id)
     elif kind == "ack":
         commands.ack(turn, arg)
     elif kind == "resolve":
@@ -109,8 +111,8 @@ def _command(turn: Turn, text: str) -> None:
         commands.note(turn, m.group(1), m.group(2))
     elif (m := CONTACT.match(text)) and "officer" in roles:
         commands.contact(turn, m.group(1))
-    elif text.isdigit() and len(text) <= 3 and "visitor" in roles:
-        commands.start_nth(turn, int(text))
+    elif (nth := read_int(text, max_digits=3)) is not None and "visitor" in roles:
+        commands.start_nth(turn, nth)
     elif text in ("开始", "开始记录") and "visitor" in roles:
         commands.record(turn, "")
     else:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from conversations.numbers import read_int
 from store.models import Assignment, Case, Jurisdiction, Person, Subject, Visit
 from store.reports.period import DEFAULT_TZ, Month
 
@@ -100,8 +101,8 @@ def load_scope(session: Session, root_ids: Iterable[int]) -> Scope:
 
 def find_jurisdiction(session: Session, name_or_id: str, level: str | None = None) -> int:
     """Resolve a jurisdiction given by id or by (unique) name."""
-    if name_or_id.isdigit():
-        jid = session.get(Jurisdiction, int(name_or_id))
+    if (n := read_int(name_or_id)) is not None:
+        jid = session.get(Jurisdiction, n)
         if jid is None:
             raise LookupError(f"no jurisdiction with id {name_or_id}")
         return jid.id

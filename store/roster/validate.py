@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from conversations.numbers import normalize, read_int
 from store import idcard
 from store.masking import mask_id, mask_phone
 from store.roster.columns import (
@@ -37,11 +38,13 @@ from store.roster.read import Cell, Sheet
 
 EMPTY_MARKERS = frozenset({"/", "-", "—", "－", "／", "--", "——", "\\"})
 NONE_WORDS = frozenset({"无", "暂无", "没有"})  # "no phone" written out
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?|[2-9]\d{6,7}")
+# ASCII only: `\d` would take any script's digits; text is NFKC-normalised first, so
+# full-width digits are read as the digits they look like
+_MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
+_LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?|[2-9]\d{6,7}", re.ASCII)
 _DATE = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(?:(\d{1,2})\s*[日号]?)?)?"
-    r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?", re.ASCII
 )
 _CHILD_SEP = re.compile(r"[、,，;；/|]+")
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 given Excel's 1900 leap bug
@@ -224,7 +227,7 @@ def parse_phone(value: Cell) -> tuple[str | None, str | None]:
         if len(s) in (9, 10, 11) and not s.startswith("1"):
             return None, "座机号码开头的0可能被 Excel 去掉了，请将该列设为文本"
     else:
-        s = str(value).strip()
+        s = normalize(str(value))
     if s in NONE_WORDS:
         return None, None
     compact = re.sub(r"[\s()（）]", "", s).replace("—", "-").replace("－", "-")
@@ -259,7 +262,7 @@ def parse_date(value: Cell) -> tuple[date | None, bool, str | None]:
             when = _EXCEL_EPOCH + timedelta(days=value)
             return when, when.day != 1, None
         value = str(value)
-    s = str(value).strip()
+    s = normalize(str(value))
     if s in NONE_WORDS:
         return None, False, None
     year, month, day = None, None, None
@@ -267,11 +270,11 @@ def parse_date(value: Cell) -> tuple[date | None, bool, str | None]:
     if m:
         year, month = int(m.group(1)), int(m.group(2))
         day = int(m.group(3)) if m.group(3) else None
-    elif re.fullmatch(r"\d{6}", s):
+    elif re.fullmatch(r"\d{6}", s, re.ASCII):
         year, month = int(s[:4]), int(s[4:])
-    elif re.fullmatch(r"\d{8}", s):
+    elif re.fullmatch(r"\d{8}", s, re.ASCII):
         year, month, day = int(s[:4]), int(s[4:6]), int(s[6:])
-    elif re.fullmatch(r"\d{4}\s*年?", s):
+    elif re.fullmatch(r"\d{4}\s*年?", s, re.ASCII):
         year, month = int(s[:4]), 1
     if year is None or month is None:
         return None, False, "日期格式应为 1950-03、1950/3/1 或 1950年3月"
@@ -305,7 +308,9 @@ def parse_yes_no(value: Cell) -> tuple[bool | None, str | None]:
 def parse_money(value: Cell) -> tuple[Decimal | None, str | None]:
     if value is None:
         return None, None
-    s = re.sub(r"[,，\s]|万元$|元$|万$", "", str(value).strip())
+    s = re.sub(r"[,，\s]|万元$|元$|万$", "", normalize(str(value)))
+    if not s.isascii():  # Decimal() would read other scripts' digits
+        return None, "应为数字"
     try:
         amount = Decimal(s)
     except InvalidOperation:
@@ -530,11 +535,11 @@ def _count_cell(ctx: _RowContext, col: Column) -> int | None:
     s = ctx.text(col)
     if s is None:
         return None
-    s = s.removesuffix("个").removesuffix("人")
-    if not s.isdigit() or int(s) > 30:
+    n = read_int(s.removesuffix("个").removesuffix("人"))
+    if n is None or n > 30:
         ctx.err(col, "应为0-30的整数", s[:10])
         return None
-    return int(s)
+    return n
 
 
 def staff_row(ctx: _RowContext) -> StaffRow | None:
