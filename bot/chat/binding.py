@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta
 
@@ -10,10 +11,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.chat.context import Turn
+from bot.chat.ratelimit import INVITE_FAILURES_BURST, INVITE_FAILURES_PER_SECOND, TokenBuckets
 from conversations.messages import Outgoing
 from conversations.text import render
 from store.models import Account, Invite, Person
 from store.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+# wrong codes per chat: five, then one every three minutes (bot.chat.ratelimit)
+INVITE_FAILURES = TokenBuckets(INVITE_FAILURES_BURST, INVITE_FAILURES_PER_SECOND)
 
 # No look-alike characters (0/O, 1/I): codes are read aloud and typed on phones.
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -49,6 +55,12 @@ def invite_by_phone(session: Session, phone: str, now: datetime,
 def bind(turn: Turn, code: str) -> None:
     """Redeem a code: the sender's account now speaks for the invited person."""
     s = turn.session
+    chat = (turn.address.platform, turn.address.external_id)
+    if not INVITE_FAILURES.peek(chat):
+        log.warning("invite code not tried: too many wrong codes from %s chat %s…",
+                    chat[0], chat[1][:6])
+        turn.reply(Outgoing(render("bot_invite_limited")))
+        return
     # A conditional UPDATE makes a code usable once even when two redeem it at once.
     claimed = s.execute(
         update(Invite)
@@ -58,6 +70,8 @@ def bind(turn: Turn, code: str) -> None:
         .returning(Invite.person_id)
     ).first()
     if claimed is None:
+        INVITE_FAILURES.allow(chat)
+        log.warning("wrong invite code from %s chat %s…", chat[0], chat[1][:6])
         turn.reply(Outgoing(render("bot_invite_invalid")))
         return
     person_id = claimed[0]

@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.chat import router
 from bot.chat.context import Turn
+from bot.chat.ratelimit import TokenBuckets
 from bot.chat.sender import find_sender
 from bot.chat.visit_session import open_conversation
 from bot.settings import Settings
@@ -62,8 +63,29 @@ class Core:
         self.clock = clock
         self.async_url = async_url
         self._async_sessions: async_sessionmaker[AsyncSession] | None = None
+        self.flood = TokenBuckets(settings.chat_burst, settings.chat_per_second)
+        self.flood_notices = TokenBuckets(1, 1 / 60)
+
+    def _over_limit(self, incoming: Incoming, inline: bool) -> Handled | None:
+        """A chat over its message rate is refused before it costs a transaction; it is
+        told once a minute (inline only: nothing is written for a flood)."""
+        chat = (incoming.address.platform, incoming.address.external_id)
+        if self.flood.burst <= 0 or self.flood.allow(chat):
+            return None
+        if not self.flood_notices.allow(chat):
+            return Handled(inline=None, duplicate=False)
+        log.warning("%s chat %s… over %g messages a second: messages dropped",
+                    chat[0], chat[1][:6], self.flood.rate)
+        notice = Outgoing(render("bot_too_fast")) if inline else None
+        return Handled(inline=notice, duplicate=False,
+                       replies=(notice,) if notice is not None else ())
 
     def handle(self, incoming: Incoming, *, inline: bool = False) -> Handled:
+        if (limited := self._over_limit(incoming, inline)) is not None:
+            return limited
+        return self._handle(incoming, inline)
+
+    def _handle(self, incoming: Incoming, inline: bool) -> Handled:
         for attempt in range(RETRIES):
             try:
                 with UnitOfWork(self.sessions) as uow:
@@ -75,8 +97,10 @@ class Core:
         raise AssertionError("unreachable")
 
     async def handle_async(self, incoming: Incoming, *, inline: bool = False) -> Handled:
+        if (limited := self._over_limit(incoming, inline)) is not None:
+            return limited
         if self.async_url is None:
-            return await asyncio.to_thread(self.handle, incoming, inline=inline)
+            return await asyncio.to_thread(self._handle, incoming, inline)
         if self._async_sessions is None:
             # made in the running loop of this process: a pool must not cross a fork
             self._async_sessions = async_session_factory(self.async_url)
