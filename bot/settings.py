@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # dashboard sessions
     web_secret: SecretStr | None = None
 
+    # messages one chat may send (bot.chat.ratelimit): a burst, then a steady rate per
+    # second; 0 turns the limit off
+    chat_burst: int = 60
+    chat_per_second: float = 5.0
+
     @classmethod
     def settings_customise_sources(
         cls,

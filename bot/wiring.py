@@ -23,10 +23,48 @@ class App:
     core: Core
 
 
-def build(settings: Settings, **core_kwargs: Any) -> App:
+class StartRefused(RuntimeError):
+    """The process must not start; the message says what to fix."""
+
+
+def check_definitions() -> None:
+    """Load every checklist and policy (packaged and overriding) once: a broken file
+    refuses the start, naming the file and the question, instead of failing visitors'
+    messages later."""
+    from conversations.checklist import ChecklistError, available_checklists, load_checklist
+    from scheduler.policy import PolicyError
+    from scheduler.policy_load import available_policies, load_policy
+
+    problems: list[str] = []
+    for name in available_checklists():
+        try:
+            load_checklist(name)
+        except ChecklistError as exc:
+            problems.append(f"checklist {exc}")
+    for name in available_policies():
+        try:
+            load_policy(name)
+        except PolicyError as exc:
+            problems.append(f"policy {exc}")
+    if problems:
+        raise StartRefused("cannot start, fix these first:\n  " + "\n  ".join(problems))
+
+
+def build(settings: Settings, *, demo: bool = False, **core_kwargs: Any) -> App:
+    """Everything from settings. Refuses to start (StartRefused) on a missing, malformed
+    or wrong ID key (`demo` alone may go on without one configured) and on a checklist or
+    policy file that does not load."""
+    from store.key_check import KeyCheckError, check_id_key
+
     engine = make_engine(settings.database_url)
     check_connection(engine)
     sessions = session_factory(engine)
+    try:
+        check_id_key(sessions, demo=demo)
+        check_definitions()
+    except (KeyCheckError, StartRefused) as exc:
+        engine.dispose()
+        raise StartRefused(str(exc)) from None
     if not is_sqlite(engine):
         core_kwargs.setdefault("async_url", settings.database_url)
     return App(settings, engine, sessions, Core(sessions, settings, **core_kwargs))

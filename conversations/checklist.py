@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from conversations.yaml_bounds import YamlBoundsError, load_bounded
+
 PACKAGED = Path(__file__).parent / "checklists"
 TYPES = ("single", "multi", "yesno", "number", "date", "text", "photo", "location")
 MODE_CODES = ("in_person", "phone", "video", "remote", "other")
@@ -136,7 +138,9 @@ def _find_and_load(name: str) -> Checklist:
 def _load(path: str, _mtime: int) -> Checklist:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_bounded(p.read_text(encoding="utf-8"))
+    except YamlBoundsError as e:
+        raise ChecklistError(f"{p.name}: refused: {e}") from None
     except yaml.YAMLError as e:
         raise ChecklistError(f"{p.name}: not valid YAML: {e}") from None
     except (OSError, UnicodeDecodeError) as e:

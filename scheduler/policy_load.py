@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from conversations.yaml_bounds import YamlBoundsError, load_bounded
 from scheduler.alert_policy import parse_alerts
 from scheduler.holidays import BUILTIN, Calendar
 from scheduler.periods import RULES
@@ -306,7 +307,9 @@ def _load(name: str, _override: str | None) -> Policy:
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     try:
-        raw = yaml.safe_load(text)
+        raw = load_bounded(text)
+    except YamlBoundsError as exc:
+        raise PolicyError(f"{source}: refused: {exc}") from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

@@ -1,7 +1,9 @@
 """Masking of ID numbers, phones and names for logs, chat text and shared exports.
 
 guangxi-2023 asks that privacy be protected: an ID number or phone must never reach a
-log line or a group chat in full. `mask_text` finds them inside free text, and
+log line or a group chat in full. `mask_text` finds them inside free text (in full-width
+digits too, grouped with spaces, dots or dashes, glued to a label like "ID", and
+landlines with their area code), and
 `MaskingFilter` applies it to every log record, so a careless `log.info(row)` is safe.
 """
 
@@ -11,13 +13,25 @@ import logging
 import re
 from typing import Any
 
+# Full-width digits and separators fold to ASCII one character for one, so a match found
+# in the folded copy has the same span in the original text.
+_FOLD = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff38": "X",
+                       "\uff58": "x", "\uff0d": "-", "\uff0e": ".", "\u3000": " ",
+                       "\uff0b": "+", "\uff08": "(", "\uff09": ")"})
 # 17 digits + digit/X, not glued to other letters or digits (order numbers, hashes).
 # Up to two more digits are allowed: a 残疾人证号 is the ID number plus category/grade.
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx](?:\d{1,2})?)(?![0-9A-Za-z])")
-# Mainland mobiles, optionally +86/86-prefixed and written 138-1234-5678 or 138 1234 5678.
+# An ID number by its shape (region, a 18xx-20xx birth date, sequence, check character),
+# even glued to letters (ID110101…) or written in groups (110101 19900307 1234).
+_ID_SHAPED = re.compile(
+    r"(?<![0-9])([1-9]\d{5})[-. ]?((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
+    r"(?:0[1-9]|[12]\d|3[01]))[-. ]?(\d{3}[\dXx](?:\d{1,2})?)(?![0-9])")
+# Mainland mobiles, optionally +86/86-prefixed, in 3-4-4 groups split by - . or space.
 _MOBILE_IN_TEXT = re.compile(
-    r"(?<![0-9A-Za-z])((?:\+?86[- ]?)?1[3-9]\d)([- ]?)(\d{4})\2(\d{4})(?![0-9A-Za-z])"
-)
+    r"(?<![0-9])((?:\+?86[- ]?)?1[3-9]\d)([-. ]?)(\d{4})([-. ]?)(\d{4})(?![0-9])")
+# Landlines: an area code 0xx or 0xxx (maybe in brackets) and a 7- or 8-digit number.
+_LANDLINE_IN_TEXT = re.compile(
+    r"(?<![0-9])(\(?0\d{2,3}\)?)([- ]?)(\d{3,4})([- ]?)(\d{4})(?![0-9])")
 
 
 def mask_id(s: str | None) -> str:
@@ -57,17 +71,35 @@ def mask_name(s: str | None) -> str:
 
 
 def mask_text(text: str) -> str:
-    """Mask every ID number and mobile phone found in free text."""
+    """Mask every ID number, mobile and landline phone found in free text."""
     if not text:
         return text
+    folded = text.translate(_FOLD)
     # IDs first: an ID contains 11-digit runs that would otherwise look like phones.
-    text = _ID_IN_TEXT.sub(lambda m: mask_id(m.group(1)), text)
-    return _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    found: list[tuple[int, int, str]] = []
+    for pattern, masked in ((_ID_IN_TEXT, _mask_id_match), (_ID_SHAPED, _mask_id_match),
+                            (_MOBILE_IN_TEXT, _mask_phone_match),
+                            (_LANDLINE_IN_TEXT, _mask_phone_match)):
+        for m in pattern.finditer(folded):
+            if not any(m.start() < end and start < m.end() for start, end, _ in found):
+                found.append((m.start(), m.end(), masked(m)))
+    if not found:
+        return text
+    out, at = [], 0
+    for start, end, masked in sorted(found):
+        out += [text[at:start], masked]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
 
 
-def _mask_mobile_match(m: re.Match[str]) -> str:
-    sep = m.group(2)
-    return f"{m.group(1)}{sep}****{sep}{m.group(4)}"
+def _mask_id_match(m: re.Match[str]) -> str:
+    return mask_id("".join(m.groups()))
+
+
+def _mask_phone_match(m: re.Match[str]) -> str:
+    head, sep1, middle, sep2, tail = m.groups()
+    return f"{head}{sep1}{'*' * len(middle)}{sep2}{tail}"
 
 
 class MaskingFilter(logging.Filter):

@@ -206,9 +206,12 @@ class Account(Base):
 
 
 class Invite(Base):
+    """A one-time code that binds a chat account to a person. Only the code's SHA-256 is
+    kept: a copy of the database redeems nothing (`bot.chat.binding.code_hash`)."""
+
     __tablename__ = "invites"
 
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -453,3 +456,46 @@ class Device(Base):
         ForeignKey("subjects.person_id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- security bookkeeping --------------------------------------------------------------
+
+
+class CallbackNonce(Base):
+    """Signed webhook callbacks already served, by (timestamp, nonce): a replay of a
+    genuine request is refused by every process. Pruned after twice the time window."""
+
+    __tablename__ = "callback_nonces"
+    __table_args__ = (UniqueConstraint("platform", "timestamp", "nonce"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[str] = mapped_column(String(16))
+    nonce: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class KeyCheck(Base):
+    """A known text sealed with a key: a process started with another key cannot open it
+    and refuses to start (`store.key_check`)."""
+
+    __tablename__ = "key_checks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sealed: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DashboardToken(Base):
+    """Dashboard login links redeemed and sessions ended, by the SHA-256 of their nonce.
+
+    A login link is redeemed by inserting its row (the unique key lets one of any number
+    of parallel requests win); a session cookie stops working once its row says ended."""
+
+    __tablename__ = "dashboard_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # login|logout
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,8 +6,11 @@ sealed value is itself a keyed lookup token, like a keyed hash) while a copy of 
 database without the key shows no ID number and no birth date hidden in one.
 
 The key: VISITBOT_ID_KEY (base64 of 64 random bytes), else the file named by
-VISITBOT_ID_KEY_FILE, else ~/.config/visitbot/id.key — created 0600 on first use, so an
-unconfigured demo works. Lose the key and the ID numbers are gone: back it up with the
+VISITBOT_ID_KEY_FILE. Without either, only the demo and the tests go on, with a warning,
+on ~/.config/visitbot/id.key (created 0600 on first use); `visitbot run` and the other
+commands refuse to start (`store.key_check`), because several hosts would each make
+their own key. A wrong key is refused at start too: the store keeps a check value sealed
+with the right one. Lose the key and the ID numbers are gone: back it up with the
 database, apart from it.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import stat
 from functools import lru_cache
@@ -25,12 +29,18 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from sqlalchemy import String, TypeDecorator
 
+log = logging.getLogger(__name__)
 PREFIX = "v1:"
 KEY_BYTES = 64  # AES-256-SIV
 
 
 class SealingError(RuntimeError):
     """The key is missing, malformed, or not the one the data was sealed with."""
+
+
+def key_configured() -> bool:
+    """Whether the operator named the key (VISITBOT_ID_KEY or VISITBOT_ID_KEY_FILE)."""
+    return bool(os.environ.get("VISITBOT_ID_KEY") or os.environ.get("VISITBOT_ID_KEY_FILE"))
 
 
 def _key_file() -> Path:
@@ -43,10 +53,16 @@ def _load_key() -> bytes:
     if raw is None:
         path = _key_file()
         if not path.exists():
+            if os.environ.get("VISITBOT_ID_KEY_FILE"):
+                raise SealingError(f"VISITBOT_ID_KEY_FILE names {path}, which does not exist")
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
+            log.warning("no VISITBOT_ID_KEY configured: created a new ID key in %s (for a "
+                        "demo only; back it up, or every sealed ID number is lost)", path)
+        elif not key_configured():
+            log.warning("no VISITBOT_ID_KEY configured: using the ID key in %s", path)
         if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SealingError(f"{path} must be readable by its owner only (chmod 600)")
         raw = path.read_text().strip()

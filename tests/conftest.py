@@ -6,6 +6,7 @@ missing server is a failure: the same contract must hold on both stores.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sqlite3
@@ -20,6 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
+
+# One ID key for the whole run (and the processes it starts): commands outside the demo
+# refuse to start without a configured key.
+os.environ.setdefault("VISITBOT_ID_KEY", base64.b64encode(os.urandom(64)).decode())
 
 PG_BASE = os.environ.get("VISITBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

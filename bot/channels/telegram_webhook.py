@@ -33,7 +33,7 @@ from bot.channels.telegram_api import (
 )
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
-from bot.channels.wechat_webhook import TooLarge, read_limited
+from bot.channels.wechat_webhook import Unread, read_limited
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing
 from store.db import DatabaseUnavailable
@@ -71,9 +71,10 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update object")
             update = Update.de_json(data, None)
-        except TooLarge:
-            return _refused(413, "body too large")
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except Unread as exc:
+            return _refused(exc.status, exc.reason)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # RecursionError: JSON nested thousands deep, even with the right secret
             return _refused(400, f"malformed update ({type(exc).__name__})")
         try:
             done = await handler.process(update, inline=True)

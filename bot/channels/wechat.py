@@ -1,9 +1,13 @@
 """The WeChat Official Account (公众号) channel: the callback endpoint and `WeChatChannel`.
 
 GET /wechat answers WeChat's URL verification; POST /wechat takes messages in plain
-mode (signature) or safe mode (AES, msg_signature). A forged or stale request gets 403
-and touches nothing; a hostile or broken body 400/413; anything we do not handle
-'success'. The first reply rides back as the passive reply (encrypted in safe mode).
+mode (signature) or safe mode (AES, msg_signature). With an EncodingAESKey configured,
+safe mode is the only mode: plain mode's signature covers the timestamp and nonce, never
+the body, so a logged query string would carry any forged body. A forged, stale or
+replayed request gets 403 and touches nothing (the replay guard is shared by every
+process, `bot.channels.replay_guard`); a hostile or broken body 400/413, a slow one 408;
+anything we do not handle 'success'. The first reply rides back as the passive reply
+(encrypted in safe mode).
 """
 
 from __future__ import annotations
@@ -16,25 +20,28 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.channels import replay_guard
 from bot.channels.wechat_channel import WeChatChannel
-from bot.channels.wechat_crypto import CallbackAuth, Forbidden
+from bot.channels.wechat_crypto import MAX_SKEW_SECONDS, CallbackAuth, Forbidden
 from bot.channels.wechat_parse import Ignore, parse_wechat
 from bot.channels.wechat_webhook import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BODY,
     HandlesIncoming,
     LateSend,
-    TooLarge,
+    Unread,
     read_limited,
     refused,
     run_core,
     success,
+    unread,
 )
 from bot.channels.wechat_xml import BadXml, fit_utf8, parse_xml, text_reply_xml
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing
+from store.db import DatabaseUnavailable
 
 __all__ = ["WeChatChannel", "wechat_routes"]
 
@@ -52,7 +59,8 @@ def _secret(value: object) -> str | None:
 def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/wechat",
                   deadline: float = DEFAULT_DEADLINE, max_body: int = DEFAULT_MAX_BODY,
                   late: LateSend | None = None,
-                  clock: Callable[[], float] = time.time) -> list[Route]:
+                  clock: Callable[[], float] = time.time,
+                  replay: replay_guard.ReplayGuard | None = None) -> list[Route]:
     token = _secret(settings.wechat_token)
     if not token:
         raise ValueError("VISITBOT_WECHAT_TOKEN is required for the WeChat endpoint")
@@ -60,6 +68,7 @@ def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/we
                         settings.wechat_app_id or "", clock=clock)
     if late is None:
         late = _default_late(core, settings)
+    guard = replay or replay_guard.guard_for(core, "wechat", MAX_SKEW_SECONDS, clock)
 
     async def verify(request: Request) -> Response:
         q = request.query_params
@@ -72,16 +81,22 @@ def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/we
         return PlainTextResponse(q.get("echostr", ""))
 
     async def receive(request: Request) -> Response:
-        try:
-            body = await read_limited(request, max_body)
-        except TooLarge:
-            return refused(413, "body too large", "wechat")
         q = request.query_params
         ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
         safe = q.get("encrypt_type", "raw").lower() == "aes"
         try:
+            # the query's signature is checked before the body is read
             auth.check_fresh(ts, nonce)
             auth.check_signature(q.get("signature"), ts, nonce)
+            if auth.can_decrypt and not safe:
+                raise Forbidden("plain-mode callback but an EncodingAESKey is configured")
+        except Forbidden as exc:
+            return refused(403, str(exc), "wechat")
+        try:
+            body = await read_limited(request, max_body)
+        except Unread as exc:
+            return unread(exc, "wechat")
+        try:
             if safe:
                 envelope = parse_xml(body)
                 if not envelope.get("Encrypt"):
@@ -94,20 +109,24 @@ def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/we
             return refused(403, str(exc), "wechat")
         except BadXml as exc:
             return refused(400, str(exc), "wechat")
+        try:
+            if not await replay_guard.claim(guard, ts, nonce):
+                return refused(403, "replayed nonce", "wechat")
+        except DatabaseUnavailable as exc:
+            log.error("database unavailable for the wechat replay guard: %s", exc)
+            return PlainTextResponse("", status_code=503)
 
         parsed = parse_wechat(msg)
         if isinstance(parsed, Ignore) or silent(kind_of(parsed)):
             log.info("wechat callback ignored: %s",
                      parsed.reason if isinstance(parsed, Ignore) else parsed.meta)
-            auth.remember(ts, nonce)
             return success()
         handled, early = await run_core(core, parsed, inline=True, deadline=deadline,
                                         late=late)
         if early is not None:
-            if early.status_code < 500:
-                auth.remember(ts, nonce)
+            if early.status_code >= 500:  # WeChat sends it again: let that one in
+                await replay_guard.release(guard, ts, nonce)
             return early
-        auth.remember(ts, nonce)
         out: Outgoing | None = getattr(handled, "inline", None)
         if out is None:
             return success()

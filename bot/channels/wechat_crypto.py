@@ -15,9 +15,7 @@ import base64
 import binascii
 import hmac
 import struct
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -39,30 +37,6 @@ def signature(*parts: str) -> str:
     return str(signer.signature)
 
 
-class NonceCache:
-    """(timestamp, nonce) pairs already served, for the skew window (per process)."""
-
-    def __init__(self, window: float = MAX_SKEW_SECONDS, max_items: int = 100_000) -> None:
-        self.window = window
-        self.max_items = max_items
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def seen(self, timestamp: str, nonce: str) -> bool:
-        with self._lock:
-            return (timestamp, nonce) in self._seen
-
-    def remember(self, timestamp: str, nonce: str, now: float) -> None:
-        with self._lock:
-            self._seen[(timestamp, nonce)] = now
-            while self._seen:
-                (_, first_at) = next(iter(self._seen.items()))
-                if first_at < now - 2 * self.window or len(self._seen) > self.max_items:
-                    self._seen.popitem(last=False)
-                else:
-                    break
-
-
 class CallbackAuth:
     """Verifies and opens callbacks for one app (`receive_id`: app id or corp id)."""
 
@@ -73,7 +47,6 @@ class CallbackAuth:
         self.receive_id = receive_id
         self.max_skew = max_skew
         self.clock = clock
-        self.nonces = NonceCache(max_skew)
         self._key: bytes | None = None
         self._crypto: Any = None
         if aes_key:
@@ -99,12 +72,7 @@ class CallbackAuth:
             raise Forbidden("stale timestamp")
         if not nonce or len(nonce) > 64:
             raise Forbidden("nonce missing")
-        if self.nonces.seen(timestamp, nonce):
-            raise Forbidden("replayed nonce")
-
-    def remember(self, timestamp: str, nonce: str) -> None:
-        """Call once a request was served: the same (timestamp, nonce) is refused after."""
-        self.nonces.remember(timestamp, nonce, self.clock())
+        # replays of a fresh (timestamp, nonce) are refused by bot.channels.replay_guard
 
     def check_signature(self, given: str | None, timestamp: str, nonce: str,
                         *extra: str) -> None:

@@ -36,11 +36,34 @@ class HandlesIncoming(Protocol):
     def handle(self, incoming: Incoming, *, inline: bool = False) -> Any: ...
 
 
-class TooLarge(Exception):
-    pass
+BODY_TIMEOUT = 10.0  # seconds for the whole body: a platform sends it at once
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+class Unread(Exception):
+    """The body was not read: too large, too slow, or the client went away."""
+
+    status = 400
+    reason = "body not read"
+
+
+class TooLarge(Unread):
+    status = 413
+    reason = "body too large"
+
+
+class TooSlow(Unread):
+    status = 408
+    reason = "body not sent in time"
+
+
+class ClientGone(Unread):
+    status = 400
+    reason = "client disconnected"
+
+
+async def read_limited(request: Request, limit: int, timeout: float | None = None) -> bytes:
+    """The body, refused when it is over `limit` bytes or takes over `timeout` seconds:
+    a slow client (a few bytes a minute) would otherwise hold a connection and a task."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -50,12 +73,23 @@ async def read_limited(request: Request, limit: int) -> bytes:
             raise TooLarge from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT if timeout is None else timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise TooSlow from None
+    except ClientDisconnect:
+        raise ClientGone from None
     return b"".join(chunks)
+
+
+def unread(exc: Unread, platform: str) -> Response:
+    """One log line (no traceback) and the status; a gone client never sees it."""
+    return refused(exc.status, exc.reason, platform)
 
 
 def success() -> Response:

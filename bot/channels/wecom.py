@@ -1,10 +1,11 @@
 """WeCom (企业微信) self-built app: township officers' callback endpoint and `WeComChannel`.
 
 Callbacks are always encrypted (msg_signature over the ciphertext, AES with the corp
-id). Every member's message, menu click and card button becomes an `Incoming` of one
-kind (bot/chat/inbound.py decides what it does);
-replies go through the outbox and the app-message API (no passive reply: cards with
-buttons cannot ride in one).
+id); each signed (timestamp, nonce) is served once by all processes
+(`bot.channels.replay_guard`). Every member's message, menu click and card button becomes
+an `Incoming` of one kind (bot/chat/inbound.py decides what it does); replies go through
+the outbox and the app-message API (no passive reply: cards with buttons cannot ride in
+one).
 
 Sending: a message with choices becomes a button card (template_card
 button_interaction, buttons carry the choice values and come back as
@@ -27,18 +28,20 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.channels import replay_guard
 from bot.channels.wechat_api import ApiClient, failure, fetch_token, short_id
-from bot.channels.wechat_crypto import CallbackAuth, Forbidden
+from bot.channels.wechat_crypto import MAX_SKEW_SECONDS, CallbackAuth, Forbidden
 from bot.channels.wechat_parse import Ignore, parse_wecom
 from bot.channels.wechat_tokens import TokenStore
 from bot.channels.wechat_webhook import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BODY,
     HandlesIncoming,
-    TooLarge,
+    Unread,
     read_limited,
     refused,
     run_core,
+    unread,
 )
 from bot.channels.wechat_xml import BadXml, fit_utf8, parse_xml, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
@@ -46,6 +49,7 @@ from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing, SendResult
 from store.base import utcnow
+from store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +67,13 @@ def _secret(value: object) -> str | None:
 
 def wecom_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/wecom",
                  deadline: float = DEFAULT_DEADLINE, max_body: int = DEFAULT_MAX_BODY,
-                 clock: Callable[[], float] = time.time) -> list[Route]:
+                 clock: Callable[[], float] = time.time,
+                 replay: replay_guard.ReplayGuard | None = None) -> list[Route]:
     token, aes_key = _secret(settings.wecom_token), _secret(settings.wecom_aes_key)
     if not token or not aes_key or not settings.wecom_corp_id:
         raise ValueError("VISITBOT_WECOM_TOKEN, _AES_KEY and _CORP_ID are required")
     auth = CallbackAuth(token, aes_key, settings.wecom_corp_id, work=True, clock=clock)
+    guard = replay or replay_guard.guard_for(core, "wecom", MAX_SKEW_SECONDS, clock)
 
     async def verify(request: Request) -> Response:
         q = request.query_params
@@ -80,14 +86,19 @@ def wecom_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/wec
         return PlainTextResponse(echo)
 
     async def receive(request: Request) -> Response:
-        try:
-            body = await read_limited(request, max_body)
-        except TooLarge:
-            return refused(413, "body too large", "wecom")
         q = request.query_params
         ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
         try:
             auth.check_fresh(ts, nonce)
+            if not q.get("msg_signature"):
+                raise Forbidden("no msg_signature")
+        except Forbidden as exc:
+            return refused(403, str(exc), "wecom")
+        try:
+            body = await read_limited(request, max_body)
+        except Unread as exc:
+            return unread(exc, "wecom")
+        try:
             envelope = parse_xml(body)
             if not envelope.get("Encrypt"):
                 raise Forbidden("no Encrypt element")
@@ -97,17 +108,22 @@ def wecom_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/wec
             return refused(403, str(exc), "wecom")
         except BadXml as exc:
             return refused(400, str(exc), "wecom")
+        try:
+            if not await replay_guard.claim(guard, ts, nonce):
+                return refused(403, "replayed nonce", "wecom")
+        except DatabaseUnavailable as exc:
+            log.error("database unavailable for the wecom replay guard: %s", exc)
+            return PlainTextResponse("", status_code=503)
         parsed = parse_wecom(msg, settings.wecom_agent_id)
         if isinstance(parsed, Ignore) or silent(kind_of(parsed)):
             log.info("wecom callback ignored: %s",
                      parsed.reason if isinstance(parsed, Ignore) else parsed.meta)
-            auth.remember(ts, nonce)
             return PlainTextResponse("")
         _, early = await run_core(core, parsed, inline=False,
                                   deadline=deadline, late=None)
         if early is not None and early.status_code >= 500:
+            await replay_guard.release(guard, ts, nonce)  # WeCom's retry is let in
             return early
-        auth.remember(ts, nonce)
         return PlainTextResponse("")
 
     return [Route(path, verify, methods=["GET"]), Route(path, receive, methods=["POST"])]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta
 
@@ -9,10 +11,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.chat.context import Turn
+from bot.chat.ratelimit import INVITE_FAILURES_BURST, INVITE_FAILURES_PER_SECOND, TokenBuckets
 from conversations.messages import Outgoing
 from conversations.text import render
 from store.models import Account, Invite, Person
 from store.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+# wrong codes per chat: five, then one every three minutes (bot.chat.ratelimit)
+INVITE_FAILURES = TokenBuckets(INVITE_FAILURES_BURST, INVITE_FAILURES_PER_SECOND)
 
 # No look-alike characters (0/O, 1/I): codes are read aloud and typed on phones.
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -22,9 +29,14 @@ class InviteError(ValueError):
     pass
 
 
+def code_hash(code: str) -> str:
+    """What the store keeps of an invite code: a copy of the database redeems nothing."""
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
 def create_invite(session: Session, person_id: int, now: datetime, ttl_hours: int) -> str:
     code = "".join(secrets.choice(ALPHABET) for _ in range(8))
-    session.add(Invite(code=code, person_id=person_id, created_at=now,
+    session.add(Invite(code_hash=code_hash(code), person_id=person_id, created_at=now,
                        expires_at=now + timedelta(hours=ttl_hours)))
     session.flush()
     return code
@@ -43,15 +55,23 @@ def invite_by_phone(session: Session, phone: str, now: datetime,
 def bind(turn: Turn, code: str) -> None:
     """Redeem a code: the sender's account now speaks for the invited person."""
     s = turn.session
-    code = code.strip().upper()
+    chat = (turn.address.platform, turn.address.external_id)
+    if not INVITE_FAILURES.peek(chat):
+        log.warning("invite code not tried: too many wrong codes from %s chat %s…",
+                    chat[0], chat[1][:6])
+        turn.reply(Outgoing(render("bot_invite_limited")))
+        return
     # A conditional UPDATE makes a code usable once even when two redeem it at once.
     claimed = s.execute(
         update(Invite)
-        .where(Invite.code == code, Invite.used_at.is_(None), Invite.expires_at > turn.now)
+        .where(Invite.code_hash == code_hash(code), Invite.used_at.is_(None),
+               Invite.expires_at > turn.now)
         .values(used_at=turn.now)
         .returning(Invite.person_id)
     ).first()
     if claimed is None:
+        INVITE_FAILURES.allow(chat)
+        log.warning("wrong invite code from %s chat %s…", chat[0], chat[1][:6])
         turn.reply(Outgoing(render("bot_invite_invalid")))
         return
     person_id = claimed[0]

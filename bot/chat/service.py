@@ -15,17 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.chat import router
 from bot.chat.context import Turn
+from bot.chat.ratelimit import TokenBuckets
 from bot.chat.sender import find_sender
 from bot.chat.visit_session import open_conversation
 from bot.settings import Settings
 from conversations.messages import Incoming, Outgoing
+from conversations.text import render
 from store.base import utcnow
 from store.db import DatabaseUnavailable, async_session_factory
 from store.models import InboundSeen
@@ -96,8 +98,29 @@ class Core:
         self.clock = clock
         self.async_url = async_url
         self._async_sessions: async_sessionmaker[AsyncSession] | None = None
+        self.flood = TokenBuckets(settings.chat_burst, settings.chat_per_second)
+        self.flood_notices = TokenBuckets(1, 1 / 60)
+
+    def _over_limit(self, incoming: Incoming, inline: bool) -> Handled | None:
+        """A chat over its message rate is refused before it costs a transaction; it is
+        told once a minute (inline only: nothing is written for a flood)."""
+        chat = (incoming.address.platform, incoming.address.external_id)
+        if self.flood.burst <= 0 or self.flood.allow(chat):
+            return None
+        if not self.flood_notices.allow(chat):
+            return Handled(inline=None, duplicate=False)
+        log.warning("%s chat %s… over %g messages a second: messages dropped",
+                    chat[0], chat[1][:6], self.flood.rate)
+        notice = Outgoing(render("bot_too_fast")) if inline else None
+        return Handled(inline=notice, duplicate=False,
+                       replies=(notice,) if notice is not None else ())
 
     def handle(self, incoming: Incoming, *, inline: bool = False) -> Handled:
+        if (limited := self._over_limit(incoming, inline)) is not None:
+            return limited
+        return self._handle(incoming, inline)
+
+    def _handle(self, incoming: Incoming, inline: bool) -> Handled:
         for attempt in range(RETRIES):
             try:
                 with UnitOfWork(self.sessions) as uow:
@@ -109,8 +132,10 @@ class Core:
         raise AssertionError("unreachable")
 
     async def handle_async(self, incoming: Incoming, *, inline: bool = False) -> Handled:
+        if (limited := self._over_limit(incoming, inline)) is not None:
+            return limited
         if self.async_url is None:
-            return await asyncio.to_thread(self.handle, incoming, inline=inline)
+            return await asyncio.to_thread(self._handle, incoming, inline)
         if self._async_sessions is None:
             # made in the running loop of this process: a pool must not cross a fork
             self._async_sessions = async_session_factory(self.async_url)
@@ -143,6 +168,23 @@ class Core:
             kept = s.execute(_KEPT_REPLY, _params(seen)).scalar() if inline else None
             return Handled(inline=Outgoing.from_payload(kept) if kept else None,
                            duplicate=True), None
+        try:
+            turn = self._routed(s, incoming, now, lock)
+        except (SQLAlchemyError, DatabaseUnavailable):
+            raise  # retried, or 503: the platform delivers the message again
+        except Exception:
+            return self._maintenance(s, incoming, seen, inline, now)
+        return self._finish(s, turn, seen, inline)
+
+    def _finish(self, s: Session, turn: Turn, seen: dict[str, str], inline: bool
+                ) -> tuple[Handled, Turn]:
+        inline_reply = self._queue_replies(turn, inline)
+        if inline_reply is not None:
+            s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": inline_reply.to_payload()})
+        s.commit()
+        return Handled(inline=inline_reply, duplicate=False, replies=tuple(turn.replies)), turn
+
+    def _routed(self, s: Session, incoming: Incoming, now: datetime, lock: bool) -> Turn:
         turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
         sender = find_sender(s, incoming.address)
         if sender is not None:
@@ -159,11 +201,21 @@ class Core:
             if lock and sender.open_visit is not None:
                 turn.open_visit = open_conversation(s, sender.person.id, fresh=True)
         router.route(turn)
-        inline_reply = self._queue_replies(turn, inline)
-        if inline_reply is not None:
-            s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": inline_reply.to_payload()})
-        s.commit()
-        return Handled(inline=inline_reply, duplicate=False, replies=tuple(turn.replies)), turn
+        return turn
+
+    def _maintenance(self, s: Session, incoming: Incoming, seen: dict[str, str], inline: bool,
+                     now: datetime) -> tuple[Handled, Turn]:
+        """Handling failed for a reason a retry will not cure (a broken checklist or
+        policy edited after start, a bug): nothing of it is kept, the operator sees an
+        ERROR with the traceback, and the person is told — never silence."""
+        log.exception("a %s message could not be handled; the sender was told the system "
+                      "is under maintenance", incoming.address.platform)
+        s.rollback()
+        insert_ignore(s, _SEEN, {**seen, "received_at": now},
+                      ["platform", "account", "message_key"])
+        turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
+        turn.reply(Outgoing(render("bot_maintenance")))
+        return self._finish(s, turn, seen, inline)
 
     async def aclose(self) -> None:
         """Close the event-loop path's connections (in the loop that opened them)."""

@@ -41,7 +41,7 @@ def run_demo(db_path: Path, *, quiet: bool = False) -> int:
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db_path}"
     upgrade(url)
-    app = build(load_settings(database_url=url))
+    app = build(load_settings(database_url=url), demo=True)
     _say = (lambda *_: None) if quiet else print
     # On the roster since the month began: every subject owes this month's visit (one
     # joining later in the month would first owe next month's, see scheduler.due).

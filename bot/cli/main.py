@@ -121,11 +121,11 @@ def run(obj: dict, channels: tuple[str, ...], host: str | None, port: int | None
 
 
 def _build(obj: dict):  # type: ignore[no-untyped-def]
-    from bot.wiring import build
+    from bot.wiring import StartRefused, build
 
     try:
         return build(obj["settings"])
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, StartRefused) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -14,8 +14,8 @@ import hashlib
 import hmac
 import json
 import secrets
-import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -27,13 +27,12 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.settings import Settings
-from store.models import AuditEntry, Person, Role
+from store.models import DashboardToken, Person, Role
 from store.reports.audit import audit
 from store.reports.monthly import export_monthly, officer_roots
 from store.reports.overview import AGE_BUCKETS, open_cases, open_cases_by_age, overdue_visits
@@ -46,10 +45,14 @@ from store.reports.queries import (
     monthly_figures,
     not_visited,
 )
+from store.upsert import insert_ignore
 
 COOKIE = "visitbot_dash"
 SESSION_HOURS = 8
 LOGIN_MINUTES = 15
+MONTHS_FROM, MONTHS_TO = 2000, 2100
+DOWNLOADS = {"pdf": "application/pdf",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 TEMPLATES = Path(__file__).parent / "dashboard_templates"
 UNVISITED_LISTED = 300  # the rest are in the monthly workbook
 
@@ -84,6 +87,10 @@ def verify(secret: str, purpose: str, token: str, now: datetime) -> dict[str, An
     if not isinstance(claims, dict) or claims.get("exp", 0) < now.timestamp():
         return None
     return claims
+
+
+def _token_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def _secret(settings: Settings) -> str:
@@ -134,11 +141,22 @@ class Dashboard:
         return datetime.now(UTC)
 
     def _person(self, request: Request) -> int | None:
+        claims = self._session(request)
+        return int(claims["p"]) if claims else None
+
+    def _session(self, request: Request) -> dict[str, Any] | None:
+        """The session cookie's claims, if it is signed, unexpired and not logged out."""
         token = request.cookies.get(COOKIE)
         if not token or self.settings.web_secret is None:
             return None
         claims = verify(_secret(self.settings), "session", token, self._now())
-        return int(claims["p"]) if claims else None
+        if not claims or not isinstance(claims.get("s"), str) or not isinstance(
+                claims.get("p"), int):
+            return None  # cookies from before sessions could end are not taken
+        with self.sessions() as s:
+            ended = s.scalar(select(DashboardToken.kind).where(
+                DashboardToken.token_hash == _token_hash(claims["s"])))
+        return None if ended is not None else claims
 
     def _html(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         return HTMLResponse(self.env.get_template(name).render(**ctx), status_code=status)
@@ -146,7 +164,11 @@ class Dashboard:
     def _month(self, request: Request) -> Month:
         text = request.query_params.get("month")
         if text:
-            return Month.parse(text)
+            month = Month.parse(text)
+            # the page links the month before and after: 9999-12 has no after
+            if not MONTHS_FROM <= month.year <= MONTHS_TO:
+                raise ValueError(f"month out of range: {text!r}")
+            return month
         return Month.of(self._now().astimezone(self.tz).date())
 
     async def login(self, request: Request) -> Response:
@@ -160,7 +182,7 @@ class Dashboard:
                               text="登录链接无效、已过期或已使用。请重新运行 "
                                    "visitbot dashboard login 手机号 获取新链接。")
         cookie = sign(_secret(self.settings), "session", {
-            "p": claims["p"],
+            "p": claims["p"], "s": secrets.token_urlsafe(16),
             "exp": int((self._now() + timedelta(hours=SESSION_HOURS)).timestamp())})
         resp = RedirectResponse("/dashboard", status_code=303)
         resp.set_cookie(COOKIE, cookie, max_age=SESSION_HOURS * 3600, httponly=True,
@@ -169,22 +191,38 @@ class Dashboard:
         return resp
 
     def _redeem(self, claims: dict[str, Any]) -> bool:
-        """One use per link: the audit log is the record of used nonces."""
+        """One use per link, however many requests bring it at once: the link's row is
+        inserted by exactly one of them (its unique key), a check-then-insert was not."""
         nonce = str(claims.get("n", ""))
+        person_id = int(claims["p"])
         with self.sessions() as s:
-            used = s.scalar(select(AuditEntry.id).where(
-                AuditEntry.action == "dashboard_login",
-                AuditEntry.detail == json.dumps({"nonce": nonce})).limit(1))
-            if used is not None or not officer_roots(s, int(claims["p"])):
+            if not nonce or not officer_roots(s, person_id):
                 return False
-            audit(s, int(claims["p"]), "dashboard_login", nonce=nonce)
+            if not insert_ignore(s, DashboardToken.__table__, {
+                    "token_hash": _token_hash(nonce), "kind": "login", "person_id": person_id,
+                    "expires_at": datetime.fromtimestamp(int(claims["exp"]), UTC),
+                    "at": self._now()}):
+                return False
+            audit(s, person_id, "dashboard_login", nonce=nonce)
             s.commit()
         return True
 
     async def logout(self, request: Request) -> Response:
+        claims = await asyncio.to_thread(self._session, request)
+        if claims is not None:  # the cookie stops working, not only leaves this browser
+            await asyncio.to_thread(self._end_session, claims)
         resp = RedirectResponse("/dashboard/bye", status_code=303)
         resp.delete_cookie(COOKIE, path="/dashboard")
         return resp
+
+    def _end_session(self, claims: dict[str, Any]) -> None:
+        with self.sessions() as s:
+            insert_ignore(s, DashboardToken.__table__, {
+                "token_hash": _token_hash(claims["s"]), "kind": "logout",
+                "person_id": int(claims["p"]),
+                "expires_at": datetime.fromtimestamp(int(claims["exp"]), UTC),
+                "at": self._now()})
+            s.commit()
 
     async def bye(self, request: Request) -> Response:
         return self._html("message.html.j2", title="已退出", text="您已退出看板。")
@@ -237,35 +275,41 @@ class Dashboard:
         if person is None:
             return RedirectResponse("/dashboard", status_code=303)
         fmt = request.path_params["fmt"]
+        if fmt not in DOWNLOADS:
+            return self._html("message.html.j2", 400, title="格式无效",
+                              text="月汇总可下载 xlsx 或 pdf。")
         try:
             month = self._month(request)
         except ValueError:
             return self._html("message.html.j2", 400, title="月份无效", text="月份格式：YYYY-MM")
-        folder = Path(tempfile.mkdtemp(prefix="visitbot-dash-"))
-        path = await asyncio.to_thread(self._export, person, month, fmt, folder)
-        if path is None:
-            shutil.rmtree(folder, ignore_errors=True)
+        got = await asyncio.to_thread(self._export, person, month, fmt)
+        if got is None:
             return self._html("message.html.j2", 403, title="无权限", text="您不是辖区工作人员。")
-        media = ("application/pdf" if fmt == "pdf" else
-                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        return FileResponse(path, media_type=media, filename=path.name,
-                            background=BackgroundTask(shutil.rmtree, folder, True))
+        name, data = got
+        return Response(data, media_type=DOWNLOADS[fmt], headers={
+            "Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}"})
 
-    def _export(self, person_id: int, month: Month, fmt: str, folder: Path) -> Path | None:
-        with self.sessions() as s:
+    def _export(self, person_id: int, month: Month, fmt: str) -> tuple[str, bytes] | None:
+        """The file's name and bytes; its folder is gone before the answer is sent, even
+        when the export fails or the client goes away mid-download."""
+        with self.sessions() as s, tempfile.TemporaryDirectory(prefix="visitbot-dash-") as d:
             roots = officer_roots(s, person_id)
             if not roots:
                 return None
             scope = load_scope(s, roots)
-            path = folder / f"月汇总-{scope.title}-{month.key}.{fmt}"
-            return export_monthly(s, roots, month, fmt, path, actor_id=person_id,
+            path = Path(d) / f"月汇总-{scope.title}-{month.key}.{fmt}"
+            done = export_monthly(s, roots, month, fmt, path, actor_id=person_id,
                                   tz=self.settings.timezone, progress=False)
+            return done.name, done.read_bytes()
 
     async def chart(self, request: Request) -> Response:
         person = self._person(request)
         if person is None:
             return Response(status_code=401)
-        month = self._month(request)
+        try:
+            month = self._month(request)
+        except ValueError:
+            return Response("month: YYYY-MM", status_code=400)
         png = await asyncio.to_thread(self._chart, person, month, request.path_params["name"])
         if png is None:
             return Response(status_code=404)
@@ -284,13 +328,37 @@ class Dashboard:
             return cases_png(case_history(s, scope, month, tz=self.settings.timezone))
 
 
+# No script, no frame, no sniffing: the pages are server-rendered HTML with one inline
+# style block, forms that post to themselves and images from here.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; script-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the login link's token must not leak onwards
+    "Cache-Control": "no-store",
+}
+
+
+def _secured(endpoint: Callable[[Request], Awaitable[Response]]
+             ) -> Callable[[Request], Awaitable[Response]]:
+    async def wrapped(request: Request) -> Response:
+        response = await endpoint(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return wrapped
+
+
 def dashboard_routes(sessions: sessionmaker[Session], settings: Settings) -> list[BaseRoute]:
     d = Dashboard(sessions, settings)
     return [
-        Route("/dashboard", d.page),
-        Route("/dashboard/login", d.login),
-        Route("/dashboard/logout", d.logout, methods=["POST"]),
-        Route("/dashboard/bye", d.bye),
-        Route("/dashboard/monthly.{fmt:str}", d.download),
-        Route("/dashboard/chart/{name:str}.png", d.chart),
+        Route("/dashboard", _secured(d.page)),
+        Route("/dashboard/login", _secured(d.login)),
+        Route("/dashboard/logout", _secured(d.logout), methods=["POST"]),
+        Route("/dashboard/bye", _secured(d.bye)),
+        Route("/dashboard/monthly.{fmt:str}", _secured(d.download)),
+        Route("/dashboard/chart/{name:str}.png", _secured(d.chart)),
     ]

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import SecretStr
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.alerts import cases
+from bot.channels.wechat_webhook import Unread, read_limited
 from bot.settings import Settings
 from conversations.messages import Choice, Outgoing
 from conversations.text import render
@@ -61,8 +63,9 @@ class SignalRejected(Exception):
         self.reason = reason
 
 
-def verify(settings: Settings, source: str, timestamp: str, signature: str, body: bytes,
-           now: float | None = None) -> None:
+def precheck(settings: Settings, source: str, timestamp: str,
+             now: float | None = None) -> tuple[SecretStr, int]:
+    """What can be checked before the body is read: a known source, a fresh timestamp."""
     key = settings.signal_keys.get(source)
     if key is None:
         raise SignalRejected(401, "unknown source")
@@ -72,9 +75,21 @@ def verify(settings: Settings, source: str, timestamp: str, signature: str, body
         raise SignalRejected(401, "bad timestamp") from None
     if abs((now or time.time()) - ts) > SKEW:
         raise SignalRejected(401, "stale timestamp")
+    return key, ts
+
+
+def normal_signature(signature: str) -> str:
+    """The one spelling of a hex signature: the replay key must not differ by letter case
+    (eleven case variants of one signal were eleven alerts)."""
+    return signature.strip().lower()
+
+
+def verify(settings: Settings, source: str, timestamp: str, signature: str, body: bytes,
+           now: float | None = None) -> None:
+    key, ts = precheck(settings, source, timestamp, now)
     expected = hmac.new(key.get_secret_value().encode(), f"{ts}.".encode() + body,
                         hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+    if not hmac.compare_digest(expected.encode(), normal_signature(signature).encode()):
         raise SignalRejected(401, "bad signature")
 
 
@@ -85,7 +100,7 @@ def handle_signal(sessions: sessionmaker[Session], settings: Settings, source: s
     with sessions() as s:
         if not insert_ignore(s, InboundSeen.__table__, {
                 "platform": "signal", "account": source[:128],
-                "message_key": f"{source}:{signature}"[:128],
+                "message_key": f"{source}:{normal_signature(signature)}"[:128],
                 "received_at": now}, ["platform", "account", "message_key"]):
             raise SignalRejected(409, "replayed signal")
         device = s.scalars(select(Device).where(Device.source == source,
@@ -130,26 +145,25 @@ def _ask_for_visit(s: Session, subject_id: int, label: str, now: datetime) -> No
 
 def signal_routes(sessions: sessionmaker[Session], settings: Settings) -> list[BaseRoute]:
     async def receive(request: Request) -> JSONResponse:
-        length = int(request.headers.get("content-length") or 0)
-        if length > MAX_BODY:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return JSONResponse({"error": "body too large"}, status_code=413)
         source = request.headers.get("x-visitbot-source", "")
         signature = request.headers.get("x-visitbot-signature", "")
+        timestamp = request.headers.get("x-visitbot-timestamp", "")
         try:
-            verify(settings, source, request.headers.get("x-visitbot-timestamp", ""),
-                   signature, body)
+            precheck(settings, source, timestamp)  # before the body is read
+            body = await read_limited(request, MAX_BODY)
+            verify(settings, source, timestamp, signature, body)
             payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise SignalRejected(400, "body must be a JSON object")
             case_id = await asyncio.to_thread(handle_signal, sessions, settings, source,
                                               signature, payload, utcnow())
+        except Unread as exc:
+            log.warning("signal refused (%s) from source %r", exc.reason, source[:32])
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
         except SignalRejected as exc:
             log.warning("signal refused (%s) from source %r", exc.reason, source[:32])
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             log.warning("signal refused (malformed JSON) from source %r", source[:32])
             return JSONResponse({"error": "malformed JSON"}, status_code=400)
         return JSONResponse({"case_id": case_id})

@@ -81,6 +81,27 @@ async def test_signed_smoke_alarm_opens_emergency_case_and_asks_for_visit(
     assert again.status_code == 409  # the very same signed request is a replay
 
 
+async def test_case_and_space_variants_of_one_signature_are_one_signal(
+        sessions: sessionmaker[Session], world: World) -> None:
+    """The signature is hex compared without case: every spelling of it must be the same
+    replay key, or one signal plus its variants would open as many alerts."""
+    body = json.dumps({"device_id": "SMK-1", "event": "alarm"}).encode()
+    headers = _signed(body)
+    sig = headers["x-visitbot-signature"]
+    variants = [sig, sig.upper(), " " + sig, sig + " ", sig[:10].upper() + sig[10:],
+                "".join(ch.upper() if i % 2 else ch for i, ch in enumerate(sig))]
+    async with _client(sessions) as c:
+        statuses = [(await c.post("/signals", content=body, headers={
+            **headers, "x-visitbot-signature": v})).status_code for v in variants]
+        deep = b"[" * 5000 + b"]" * 5000
+        assert (await c.post("/signals", content=deep, headers=_signed(deep))).status_code == 400
+        assert (await c.post("/signals", content=body, headers={
+            **headers, "content-length": "lots"})).status_code < 500
+    assert statuses == [200] + [409] * (len(variants) - 1)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 1
+
+
 @pytest.mark.parametrize("mutate", ["bad_sig", "stale", "unknown_source", "unknown_device",
                                     "malformed"])
 async def test_bad_signals_are_refused_without_state_change(

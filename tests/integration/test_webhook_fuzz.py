@@ -103,3 +103,75 @@ def test_xml_attacks_with_a_valid_signature_are_refused(attack: bytes) -> None:
                                        "nonce": nonce}, content=attack)
     assert r.status_code in (200, 400, 403)
     assert len(core.calls) == before
+
+
+# --- with an EncodingAESKey configured, a genuine query string carries no plain body ------
+
+@fuzz
+@given(body=bodies, encrypt_type=st.sampled_from([None, "raw", "", "RAW", "none"]),
+       path=st.sampled_from(["/wechat", "/wecom"]))
+def test_plain_body_with_a_genuine_signature_never_reaches_the_core(
+        body: bytes, encrypt_type: str | None, path: str) -> None:
+    """The forgery of issue #19: the signature a proxy log holds covers timestamp and
+    nonce, never the body, so with a key configured a plain body is refused whatever it
+    says and however the request calls its mode."""
+    from tests.fakes.wechat_server import WeChatUser, nonce
+
+    ts, nc = str(int(time.time())), nonce()
+    q = WeChatUser("http://unused").params(ts, nc)
+    if encrypt_type is not None:
+        q["encrypt_type"] = encrypt_type
+    before = len(core.calls)
+    r = client.post(path, params=q, content=body)
+    assert r.status_code in (400, 403, 413)
+    assert len(core.calls) == before
+
+
+# --- a slow body ----------------------------------------------------------------------------
+
+def _slow_request(port: int, path: str, query: str, headers: str) -> bytes:
+    """Headers promising 1,000 bytes, then ten of them, then nothing: the answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(f"POST {path}?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                     f"{headers}\r\n".encode() + b"<xml><Encr")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_slow_bodies_are_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many clients sending a body a few bytes at a time each get 408 and let go of their
+    connection, instead of holding it (and a task) as long as they like."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlencode
+
+    from bot.channels import wechat_webhook
+    from tests.fakes.wechat_server import ServerThread, WeChatUser, nonce
+
+    monkeypatch.setattr(wechat_webhook, "BODY_TIMEOUT", 0.5)
+    app = Starlette(routes=[*wechat_routes(core, _settings), *wecom_routes(core, _settings),
+                            *telegram_routes(core, _settings, setup=False)])
+    ts = str(int(time.time()))
+    with ServerThread(app) as server:
+        jobs = []
+        for _ in range(20):
+            q = WeChatUser(server.url).params(ts, nonce(), "e" * 10)
+            jobs += [("/wechat", urlencode(q), ""), ("/wecom", urlencode(q), ""),
+                     ("/telegram", "", f"X-Telegram-Bot-Api-Secret-Token: {TG_SECRET}\r\n")]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            answers = list(pool.map(lambda j: _slow_request(server.port, *j), jobs))
+    assert all(a.startswith(b"HTTP/1.1 408") for a in answers), {a[:20] for a in answers}
+
+
+def test_deep_json_with_the_right_secret_is_400() -> None:
+    for deep in ("[" * 5000 + "]" * 5000,
+                 '{"update_id": 1, "message": ' + '{"a":' * 5000 + "1" + "}" * 5001):
+        r = client.post("/telegram", content=deep.encode(),
+                        headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+        assert r.status_code == 400

@@ -45,11 +45,14 @@ def echo_reply(inc: Incoming) -> Outgoing:
 class Bot:
     def __init__(self, core: FakeCore, **route_kw: Any) -> None:
         s = settings()
+        # an account in plain mode has no EncodingAESKey: with one, only safe mode is taken
+        plain = s.model_copy(update={"wechat_aes_key": None})
         self.core = core
         app = Starlette(routes=[*wechat_routes(core, s, **route_kw),
+                                *wechat_routes(core, plain, path="/wechat-plain", **route_kw),
                                 *wecom_routes(core, s, deadline=route_kw.get("deadline", 4.0))])
         self.server = ServerThread(app).start()
-        self.plain = WeChatUser(self.server.url)
+        self.plain = WeChatUser(self.server.url, path="/wechat-plain")
         self.safe = WeChatUser(self.server.url, aes_key=AES_KEY)
         self.wecom = WeComUser(self.server.url)
 
@@ -126,6 +129,34 @@ def test_forged_and_stale_requests_do_nothing(bot: Bot) -> None:
     assert u.post_xml(xml, timestamp=ts, nonce_="77777").status == 200
     assert u.post_xml(xml, timestamp=ts, nonce_="77777").status == 403
     assert len(bot.core.calls) == 1
+
+
+def test_plain_body_refused_when_an_aes_key_is_configured(bot: Bot) -> None:
+    """The forgery: a genuine callback's query string (from any proxy's access log) with a
+    plain body written by the attacker. Plain mode signs timestamp and nonce, never the
+    body; with a key configured only safe mode is accepted."""
+    officer = bot.safe._envelope("o-officer", "text", "<Content>联系人 1</Content><MsgId>9</MsgId>")
+    ts, nc = str(int(time.time())), "424242"
+    genuine = bot.safe.params(ts, nc)  # signature over (token, timestamp, nonce) only
+    for q in (genuine, {**genuine, "encrypt_type": "raw"}, {**genuine, "encrypt_type": ""},
+              {**genuine, "encrypt_type": "aes"}):  # aes but a plain body: no Encrypt
+        resp = bot.safe.http.post(bot.safe.url, params=q, content=officer.encode())
+        assert resp.status_code == 403
+    # safe mode with a msg_signature that does not cover this ciphertext
+    other = bot.safe.post_xml(officer, params={"msg_signature": genuine["signature"]})
+    assert other.status == 403
+    assert bot.core.calls == []
+
+
+def test_replay_refused_after_a_failure_is_let_in(bot: Bot) -> None:
+    """A callback answered 503 (store down) is served when the platform sends it again."""
+    bot.core.error = DatabaseUnavailable("down")
+    ts = str(int(time.time()))
+    xml = bot.safe._envelope("o1", "text", "<Content>1</Content><MsgId>77</MsgId>")
+    assert bot.safe.post_xml(xml, timestamp=ts, nonce_="31337").status == 503
+    bot.core.error = None
+    assert bot.safe.post_xml(xml, timestamp=ts, nonce_="31337").status == 200
+    assert bot.safe.post_xml(xml, timestamp=ts, nonce_="31337").status == 403
 
 
 @pytest.mark.parametrize("body", [

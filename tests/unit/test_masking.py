@@ -73,3 +73,36 @@ def test_filter_survives_broken_format() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s %s", ("13812345678",), None)
     assert MaskingFilter().filter(record)
     assert "13812345678" not in record.getMessage()
+
+
+@pytest.mark.parametrize(("text", "hidden"), [
+    ("电话 138.1234.5678", "1234"),
+    ("电话 138 1234-5678", "1234"),
+    ("电话 138-1234 5678", "1234"),
+    ("电话 １３８１２３４５６７８", "１２３４"),
+    ("电话 １３８－１２３４－５６７８", "１２３４"),
+    ("座机 0533-7123456", "7123"),
+    ("座机 (0533)7123456", "7123"),
+    ("座机 010-12345678", "1234"),
+    ("座机 05337123456", "7123"),
+    ("ID110101199003071234", "19900307"),
+    ("身份证110101199003071234号", "19900307"),
+    ("110101 19900307 1234", "19900307"),
+    ("110101-19900307-1234", "19900307"),
+    ("１１０１０１１９９００３０７１２３４", "１９９００３０７"),
+    ("idno=11010519491231002x;", "19491231"),
+])
+def test_mask_text_finds_every_format(text: str, hidden: str) -> None:
+    out = mask_text(text)
+    assert hidden not in out, out
+    assert "*" in out
+
+
+@pytest.mark.parametrize("text", [
+    "第3次探访，2025年1月15日 09:30，共 12 户",
+    "订单号 123456789012345678901234",
+    "2025-01-15 至 2025-02-15",
+    "金额 1380.50 元，编号 0533",
+])
+def test_mask_text_leaves_dates_amounts_and_long_numbers(text: str) -> None:
+    assert mask_text(text) == text

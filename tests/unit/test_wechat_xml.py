@@ -14,8 +14,9 @@ from wechatpy.crypto.base import WeChatCipher
 from wechatpy.crypto.pkcs7 import PKCS7Encoder
 from wechatpy.enterprise.crypto import WeChatCrypto as WorkCrypto
 
+from bot.channels.replay_guard import MemoryReplayGuard
 from bot.channels.wechat import passive_text
-from bot.channels.wechat_crypto import CallbackAuth, Forbidden, NonceCache, signature
+from bot.channels.wechat_crypto import CallbackAuth, Forbidden, signature
 from bot.channels.wechat_parse import Ignore, parse_wechat, parse_wecom
 from bot.channels.wechat_xml import (
     BadXml,
@@ -236,13 +237,13 @@ def test_timestamp_and_nonce_checks() -> None:
     for ts in (str(int(now) - 301), str(int(now) + 400), "", "x"):
         with pytest.raises(Forbidden):
             auth.check_fresh(ts, "abc")
-    auth.remember(str(int(now)), "abc")
-    with pytest.raises(Forbidden):
-        auth.check_fresh(str(int(now)), "abc")
-    cache = NonceCache(window=10, max_items=3)
+    guard = MemoryReplayGuard(window=10, clock=lambda: now, max_items=3)
+    assert guard.claim(str(int(now)), "abc") and not guard.claim(str(int(now)), "abc")
+    guard.release(str(int(now)), "abc")
+    assert guard.claim(str(int(now)), "abc")  # a failed request's retry is let in
     for i in range(5):
-        cache.remember(str(i), "n", now)
-    assert not cache.seen("0", "n") and cache.seen("4", "n")
+        guard.claim(str(i), "n")
+    assert guard.claim("0", "n") and not guard.claim("4", "n")  # the oldest were dropped
 
 
 def test_wecom_echo_uses_wechatpy_check() -> None:
