@@ -79,7 +79,7 @@ def generate(path: Path, rows: int, seed: int = 7,
                 "帮扶单位": f"{village}村委会", "帮扶措施": "每月上门探访",
                 "同意通知子女": "是" if has_child else "否", "备注": "",
             }
-            w.writerow([row[h] for h in headers])
+            w.writerow([row.get(h, "") for h in headers])  # columns it leaves empty
 
 
 def main() -> None:

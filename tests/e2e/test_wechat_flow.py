@@ -359,7 +359,12 @@ def test_a_voice_date_with_the_recognisers_full_stop_is_accepted(world: World) -
         s.commit()
         visit_id = visit.id
     assert w.wechat.menu_click(openid, f"start:{visit_id}", "开始记录").status == 200
-    assert "探访日期" in (w.wechat.voice(openid, "上门巡访。").content or "")
+    # the transcript is echoed in the passive reply; the mode is taken from it
+    assert "上门巡访" in (w.wechat.voice(openid, "上门巡访。").content or "")
+    with w.sessions() as s:
+        mode = s.scalar(select(Answer.value).where(Answer.visit_id == visit_id,
+                                                   Answer.question_id == "_mode"))
+    assert mode == "in_person"
     said = ("".join("零一二三四五六七八九"[int(c)] for c in str(day.year))
             + f"年{_spoken(day.month)}月{_spoken(day.day)}日。")
     reply = w.wechat.voice(openid, said)
