@@ -88,7 +88,7 @@ def plan_visits(session: Session, today: date, now: datetime | None = None,
         # Missed visits close before planning, so the one that replaces it is planned in
         # the same tick: a second tick the same day (another process) then finds nothing
         # to do, and one tick or several give the same visits.
-        stats.missed += _reattribute_late(session, policy)
+        stats.missed += _reattribute_late(session, policy, today)
         stats.missed += _close_missed(session, policy, today)
         n = 0
         for tier in sorted(policy.rhythm):
@@ -244,14 +244,20 @@ def _close_covered(session: Session, policy: Policy) -> int:
 PARKED = date(1900, 1, 1)  # a due date no real period has: a swap's stepping stone
 
 
-def _reattribute_late(session: Session, policy: Policy) -> int:
+def _reattribute_late(session: Session, policy: Policy, today: date) -> int:
     """A regular visit filed after its period's deadline, on a day inside a later period's
     window, was that later period's visit: the earlier period was missed.
 
     The filed row (with its answers) takes the later period's dates and the later row,
     still planned and empty, takes the earlier dates as `missed`. Rare (a visitor who
     started last month's overdue visit from an old reminder), so pair by pair.
+
+    Only visits due lately are looked at (an index range, not every filed visit ever): a
+    late visit was filed while still open, before its period was closed as missed, and
+    the tick after that filing finds it.
     """
+    since = today - timedelta(days=policy.reminders.grace_days
+                              + policy.escalation.close_after_days + 7)
     late = VISITS.alias("late")
     later = VISITS.alias("later")
     pairs = session.execute(
@@ -262,8 +268,8 @@ def _reattribute_late(session: Session, policy: Policy) -> int:
                           later.c.due_on > late.c.due_on,
                           later.c.window_opens <= late.c.visited_on,
                           func.coalesce(later.c.deadline, later.c.due_on) >= late.c.visited_on))
-        .where(late.c.policy == policy.name, late.c.kind == "regular",
-               late.c.status == "filed",
+        .where(late.c.status == "filed", late.c.due_on >= since,
+               late.c.policy == policy.name, late.c.kind == "regular",
                late.c.visited_on > func.coalesce(late.c.deadline, late.c.due_on))
         .order_by(late.c.id, later.c.due_on)
     ).all()
