@@ -444,8 +444,10 @@ def test_cancel_over_telegram_and_the_registered_command_menu(world: World) -> N
 
     today = w.clock.now.astimezone(SHANGHAI).date()
     with w.sessions() as s:
+        # a regular visit goes back to planned when its checklist is cancelled (an ad-hoc
+        # record is cancelled with it: test_adhoc_cancel.py)
         visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
-                      kind="adhoc", due_on=today, window_opens=today, deadline=today,
+                      kind="regular", due_on=today, window_opens=today, deadline=today,
                       status="planned")
         s.add(visit)
         s.commit()
