@@ -61,8 +61,10 @@ class BotApi:
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint,
                                       methods=["GET", "POST"])])
+        # the bot's pooled connections stay open however long it idles between calls
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
-                                                     lifespan="off", access_log=False))
+                                                     lifespan="off", access_log=False,
+                                                     timeout_keep_alive=600))
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():

@@ -94,7 +94,7 @@ class Walker:
         self.bot, self.api, self.client, self.chat, self.hook = bot, api, client, chat, hook
         self.ids = ids
         self.latencies: list[float] = []
-        self.steps = self.presses = self.stuck = 0
+        self.steps = self.presses = self.stuck = self.redelivered = self.refused = 0
         self._last_text, self._repeats = "", 0
 
     def _user(self) -> dict[str, Any]:
@@ -138,8 +138,21 @@ class Walker:
         update = self.next_update()
         waiting = self.api.expect(self.chat)
         t0 = time.perf_counter()
-        resp = await self.client.post(self.hook, content=json.dumps(update).encode(), headers={
-            "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
+        body = json.dumps(update).encode()
+        for attempt in range(3):
+            try:
+                resp = await self.client.post(self.hook, content=body, headers={
+                    "Content-Type": "application/json",
+                    "X-Telegram-Bot-Api-Secret-Token": SECRET})
+                break
+            except httpx.TransportError:
+                # a keep-alive connection the server closed as it was reused: deliver
+                # the update again, as Telegram does (both bots take it once)
+                self.redelivered += 1
+                if attempt == 2:
+                    raise
+        if resp.status_code != 200:
+            self.refused += 1
         self.api.webhook_answered(resp.status_code, resp.content)
         try:
             await asyncio.wait_for(waiting, 30)
@@ -173,12 +186,23 @@ def command(bot: str, url: str, api: BotApi, port: int, concurrent: bool
     return cmd, env
 
 
+async def settled(api: BotApi, quiet: float = 1.0, longest: float = 15.0) -> None:
+    """Until the bot has made no Bot API call for `quiet` seconds."""
+    deadline = time.monotonic() + longest
+    seen, still_since = sum(api.calls.values()), time.monotonic()
+    while time.monotonic() - still_since < quiet and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        now = sum(api.calls.values())
+        if now != seen:
+            seen, still_since = now, time.monotonic()
+
+
 async def one_run(bot: str, url: str, chats: list[int], steps: int,
                   ids: itertools.count[int], concurrent: bool = False) -> dict[str, Any]:
     api = await BotApi(TOKEN).start()
     port = openloop.free_port()
     cmd, env = command(bot, url, api, port, concurrent)
-    log = LOGS / f"vb-peer-{bot}.log"
+    log = LOGS / f"vb-peer-{bot}-{os.getpid()}-{next(ids)}.log"
     server = openloop.Server(cmd, env, log)
     try:
         deadline = time.monotonic() + 90
@@ -198,7 +222,7 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
             crowd = [Walker(bot, api, client, chat, hook, ids) for chat in chats]
             await asyncio.gather(*(w.walk(steps) for w in crowd))
         elapsed, own = time.perf_counter() - t0, time.process_time() - own0
-        await asyncio.sleep(0.5)  # courtesies sent after the last reply are this run's too
+        await settled(api)  # calls made after the last reply are this run's too
         cpu = server.cpu_seconds() - cpu0
         calls = api.counts()
         calls.subtract(calls0)
@@ -224,6 +248,8 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         "xacts_per_answer": xacts / max(1, answers), "xacts": xacts,
         "stored": await asyncio.to_thread(stored, url, bot) - stored0,
         "presses": sum(w.presses for w in crowd), "stuck": sum(w.stuck for w in crowd),
+        "redelivered": sum(w.redelivered for w in crowd),
+        "refused": sum(w.refused for w in crowd), "log": str(log),
         "walked_all": sum(1 for w in crowd if w.steps == steps),
         "generator_cpu_share": own / elapsed if elapsed else 0.0,
     }
@@ -255,7 +281,8 @@ def line(r: dict[str, Any]) -> str:
             f"CPU {r['cpu_ms_per_answer']:.2f} ms/answer, API calls "
             f"{r['api_calls_per_answer']:.2f} + {r['response_calls_per_answer']:.2f} in "
             f"responses per answer, {r['xacts_per_answer']:.2f} transactions/answer, "
-            f"{r['stored']} answers stored, {r['stuck']} stuck, this generator used "
+            f"{r['stored']} answers stored, {r['stuck']} stuck, {r['redelivered']} "
+            f"redelivered, {r['refused']} not 200, this generator used "
             f"{100 * r['generator_cpu_share']:.0f}% of a core; {r['calls']}")
 
 
