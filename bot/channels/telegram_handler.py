@@ -3,16 +3,13 @@
 Acknowledging a button press (answerCallbackQuery) and retiring the pressed message's
 keyboard are not messages: they are done here, by API, and not through the outbox. The
 replies the core writes are messages and go through the outbox (the first one may ride
-back in the webhook's HTTP response). In a webhook request (`inline`) these two
-courtesies are tasks on the loop that the response does not wait for: only the answer
-is worth the visitor's wait.
+back in the webhook's HTTP response).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,22 +23,6 @@ from conversations.messages import Outgoing
 from conversations.text import render
 
 log = logging.getLogger(__name__)
-_courtesies: set[asyncio.Future[None]] = set()
-
-
-def courtesies_pending() -> int:
-    """Courtesy calls still in flight after their webhook request was answered."""
-    return len(_courtesies)
-
-
-async def _courtesy(call: Awaitable[None], *, detach: bool) -> None:
-    """Await a courtesy call, or (in a webhook request) leave it running on the loop."""
-    if not detach:
-        await call
-        return
-    task = asyncio.ensure_future(call)
-    _courtesies.add(task)  # a reference, so the task is not collected mid-call
-    task.add_done_callback(_courtesies.discard)
 
 
 class HandlesIncoming(Protocol):
@@ -72,7 +53,7 @@ class UpdateHandler:
         if isinstance(parsed, Ignore):
             log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
             if parsed.pressed is not None:
-                await _courtesy(self.answer(parsed.pressed), detach=inline)
+                await self.answer(parsed.pressed)
             return Done()
         return await self._run_core(parsed, inline)
 
@@ -85,7 +66,7 @@ class UpdateHandler:
             handled = await hand_to_core(self.core, parsed.incoming, inline=inline)
         finally:
             if answering is not None:
-                await _courtesy(answering, detach=inline)
+                await answering
         chat_id = int(parsed.incoming.address.external_id)
         out: Outgoing | None = getattr(handled, "inline", None)
         if getattr(handled, "duplicate", False):
@@ -101,7 +82,7 @@ class UpdateHandler:
                 return Done(chat_id=chat_id, reply=out, in_place=in_place)
             # a refused (expired) press stored nothing: do not show its label as chosen
             refused = any(r.meta.get("button_refused") for r in replies)
-            await _courtesy(self.retire_keyboard(pressed, chosen=not refused), detach=inline)
+            await self.retire_keyboard(pressed, chosen=not refused)
         return Done(chat_id=chat_id, reply=out)
 
     async def answer(self, pressed: Pressed) -> None:

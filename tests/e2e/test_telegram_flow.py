@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.telegram_channel import TelegramChannel
-from bot.channels.telegram_handler import courtesies_pending
 from bot.channels.telegram_polling import run_polling
 from bot.channels.telegram_webhook import setup_webhook, webhook_routes
 from bot.chat.binding import create_invite
@@ -114,8 +113,6 @@ class World:
         update_id = do(user)
         if self.mode == "webhook":
             assert user.last is not None and user.last.status_code == 200, user.last
-            # the courtesies (press acknowledged, keyboard retired) go after the response
-            self.fake.wait_for(lambda: not courtesies_pending(), what="the courtesy calls")
         else:
             self.fake.wait_consumed(update_id)
         self.deliver()

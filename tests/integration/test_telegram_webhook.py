@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
 from bot.channels.telegram_channel import TelegramChannel
-from bot.channels.telegram_handler import courtesies_pending
 from bot.channels.telegram_webhook import webhook_routes
 from bot.chat.binding import create_invite
 from bot.chat.service import Core
@@ -58,10 +57,6 @@ class Bot:
 
     def user(self, user_id: int) -> TgUser:
         return TgUser(self.fake, user_id)
-
-    def settled(self) -> None:
-        """The courtesies (press acknowledged, keyboard retired) go after the response."""
-        self.fake.wait_for(lambda: not courtesies_pending(), what="the courtesy calls")
 
     def count(self, model: Any) -> int:
         with self.sessions() as s:
@@ -154,7 +149,6 @@ def test_unbound_user_gets_an_explanation_and_nothing_else(bot: Bot) -> None:
         "id": STRANGER, "type": "private"}}, "ack:1")
     stranger.send(forged)
     assert reply_text(stranger) == render("bot_unknown_user")
-    bot.settled()
     assert bot.fake.answered(forged["callback_query"]["id"])
     assert bot.count(Account) == 0
 
@@ -178,7 +172,6 @@ def test_tampered_and_stale_buttons_are_refused(bot: Bot) -> None:
     assert question is not None and question.get("reply_markup"), question
     first = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     visitor.press(question, first)
-    bot.settled()
     retired = bot.fake.message(VISITOR, question["message_id"])
     assert retired is not None and "reply_markup" not in retired and "已选" in retired["text"]
     with bot.sessions() as s:
@@ -193,7 +186,6 @@ def test_tampered_and_stale_buttons_are_refused(bot: Bot) -> None:
                         .where(Answer.visit_id == visit_id)) == answers
         assert s.get(Visit, visit_id).status == "in_progress"  # type: ignore[union-attr]
     # every one of those presses was answered all the same
-    bot.settled()
     queries = [c.params["callback_query_id"] for c in bot.fake.sent("answerCallbackQuery")]
     assert len(queries) == len(set(queries)) == 7
 
@@ -209,7 +201,6 @@ def test_edited_messages_group_chatter_and_stickers(bot: Bot) -> None:
         "id": -100123, "type": "supergroup", "title": "村务群"}}, "ack:1")
     visitor.send(group_button)
     assert visitor.last is not None and visitor.last.content == b""
-    bot.settled()
     assert bot.fake.answered(group_button["callback_query"]["id"])
     assert bot.count(InboundSeen) == seen  # none of them reached the core
     outbox = bot.count(OutboxMessage)
@@ -251,8 +242,7 @@ def test_database_down_is_503_so_telegram_retries() -> None:
                                    "chat": {"id": STRANGER, "type": "private"}}, "a:q:1")
         user.send(press)
         assert user.last is not None and user.last.status_code == 503
-        fake.wait_for(lambda: fake.answered(press["callback_query"]["id"]),
-                      what="the press acknowledged")  # the spinner stops anyway
+        assert fake.answered(press["callback_query"]["id"])  # the spinner stops anyway
         core.error = RuntimeError("a bug")  # not the database: 200, or Telegram loops
         user.text("你好")
         assert user.last is not None and user.last.status_code == 200
