@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -271,6 +272,10 @@ def _retry_or_raise(exc: Exception, attempt: int, incoming: Incoming) -> None:
         if _is_lock_conflict(exc) and not last:
             return
         raise DatabaseUnavailable(str(exc.orig).splitlines()[0]) from None
+    if isinstance(exc, PoolTimeout):
+        # every connection busy for the pool's whole timeout (a burst of webhooks): 503,
+        # so the platform delivers the message again; a 200 here would lose the answer
+        raise DatabaseUnavailable("no database connection free") from None
     raise exc
 
 
