@@ -9,7 +9,7 @@ from bot.chat import binding, commands
 from bot.chat.context import Turn
 from bot.chat.visit_session import continue_visit, start_visit
 from conversations.engine import Inbound
-from conversations.messages import Outgoing
+from conversations.messages import Incoming, Outgoing
 from conversations.numbers import read_int
 from conversations.text import render
 
@@ -31,6 +31,14 @@ COMMANDS: dict[str, str] = {
     "停止通知": "stop", "/stop": "stop",
     "/report": "report", "月报": "report",
 }
+
+
+def changes_state_unbound(incoming: Incoming) -> bool:
+    """What an account bound to no one may send that changes anything: a bind code (typed
+    or in a QR scene) or an unsubscribe. Everything else from it writes nothing."""
+    text = (incoming.text or "").strip()
+    return bool(incoming.meta.get("event") == "unsubscribe" or incoming.meta.get("bind_code")
+                or BIND.match(text))
 
 
 def route(turn: Turn) -> None:
