@@ -9,7 +9,7 @@ from bot.chat import binding, commands, inbound
 from bot.chat.context import Turn
 from bot.chat.visit_session import continue_visit, start_visit
 from conversations.engine import Inbound, command_of
-from conversations.messages import Kind, Outgoing
+from conversations.messages import Incoming, Kind, Outgoing
 from conversations.numbers import read_int
 from conversations.text import render
 
@@ -34,6 +34,14 @@ COMMANDS: dict[str, str] = {
 
 # a checklist's own commands, which mean nothing outside one
 CHECKLIST_ONLY = frozenset({"back", "skip", "pause", "resume", "cancel", "confirm", "done"})
+
+
+def changes_state_unbound(incoming: Incoming) -> bool:
+    """What an account bound to no one may send that changes anything: a bind code (typed
+    or in a QR scene) or an unsubscribe. Everything else from it writes nothing."""
+    text = (incoming.text or "").strip()
+    return bool(incoming.meta.get("event") == "unsubscribe" or incoming.meta.get("bind_code")
+                or BIND.match(text))
 
 
 def route(turn: Turn) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.chat import router
 from bot.chat.context import Turn
 from bot.chat.ratelimit import TokenBuckets
-from bot.chat.sender import find_sender
+from bot.chat.sender import Sender, find_sender
 from bot.chat.visit_session import open_conversation
 from bot.settings import Settings
 from conversations.messages import Incoming, Outgoing
@@ -101,6 +101,7 @@ class Core:
         self._async_sessions: async_sessionmaker[AsyncSession] | None = None
         self.flood = TokenBuckets(settings.chat_burst, settings.chat_per_second)
         self.flood_notices = TokenBuckets(1, 1 / 60)
+        self.unbound_notices = TokenBuckets(1, 1 / 600)
 
     def _over_limit(self, incoming: Incoming, inline: bool) -> Handled | None:
         """A chat over its message rate is refused before it costs a transaction; it is
@@ -161,6 +162,14 @@ class Core:
         a burst of one visitor's messages costs each at most one rerun."""
         now = self.clock()
         seen = seen_key(incoming)
+        try:
+            sender = find_sender(s, incoming.address)
+        except (SQLAlchemyError, DatabaseUnavailable):
+            raise
+        except Exception:
+            return self._maintenance(s, incoming, seen, inline, now)
+        if sender is None and not router.changes_state_unbound(incoming):
+            return self._unbound(s, incoming, inline), None
         fresh = insert_ignore(s, _SEEN, {**seen, "received_at": now},
                               ["platform", "account", "message_key"])
         if not fresh:
@@ -170,7 +179,7 @@ class Core:
             return Handled(inline=Outgoing.from_payload(kept) if kept else None,
                            duplicate=True), None
         try:
-            turn = self._routed(s, incoming, now, lock)
+            turn = self._routed(s, incoming, now, lock, sender)
         except (SQLAlchemyError, DatabaseUnavailable):
             raise  # retried, or 503: the platform delivers the message again
         except Exception:
@@ -185,9 +194,28 @@ class Core:
         s.commit()
         return Handled(inline=inline_reply, duplicate=False, replies=tuple(turn.replies)), turn
 
-    def _routed(self, s: Session, incoming: Incoming, now: datetime, lock: bool) -> Turn:
+    def _unbound(self, s: Session, incoming: Incoming, inline: bool) -> Handled:
+        """Chatter from an account bound to no one writes nothing (no dedupe row: a
+        redelivery only repeats the notice). Where the platform takes the reply in its
+        response it is told how to bind every time, with no row at all; elsewhere the
+        notice needs an outbox row, so it goes at most every ten minutes per chat."""
+        log.info("message from an unbound %s account", incoming.address.platform)
+        notice = Outgoing(render("bot_unknown_user"))
+        if inline:
+            return Handled(inline=notice, duplicate=False, replies=(notice,))
+        chat = (incoming.address.platform, incoming.address.external_id)
+        if not self.unbound_notices.allow(chat):
+            return Handled(inline=None, duplicate=False)
+        enqueue(s, key=reply_key(incoming, 0),
+                platform=incoming.address.platform, external_id=incoming.address.external_id,
+                kind="reply", payload=notice.to_payload(), person_id=None,
+                not_before=self.clock(), status="pending")
+        s.commit()
+        return Handled(inline=None, duplicate=False, replies=(notice,))
+
+    def _routed(self, s: Session, incoming: Incoming, now: datetime, lock: bool,
+                sender: Sender | None) -> Turn:
         turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
-        sender = find_sender(s, incoming.address)
         if sender is not None:
             account = sender.account
             # WeChat's 48-hour window only needs the minute: not a write per answer

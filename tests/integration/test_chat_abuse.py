@@ -18,7 +18,7 @@ from bot.chat.ratelimit import TokenBuckets
 from bot.chat.service import Core
 from bot.settings import Settings
 from conversations.messages import Address, Incoming
-from store.models import Account, InboundSeen, Invite, Visit
+from store.models import Account, InboundSeen, Invite, OutboxMessage, Visit
 from tests.integration.test_chat_core import Chat
 from tests.world import T0, build_world
 
@@ -86,3 +86,20 @@ def test_ids_too_long_for_the_database_get_a_reply(chat: Chat,
                               (w.visitor, huge, None)):
         replies = chat.say(who, text, choice)
         assert replies and replies[0].text, (text, choice)
+
+
+def test_unbound_chatter_writes_nothing(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    build_world(sessions)
+    stranger = Address("console", f"stranger-{uuid.uuid4().hex}")
+    chat.core.flood = TokenBuckets(10**6, 0)  # what unbound messages write, not the rate
+    inline = [chat.core.handle(Incoming(stranger, f"u{i}", text="你好"), inline=True)
+              for i in range(50)]
+    assert all(h.inline is not None and "尚未绑定" in h.inline.text for h in inline)
+    queued = [chat.core.handle(Incoming(stranger, f"q{i}", text="待访")) for i in range(50)]
+    assert sum(bool(h.replies) for h in queued) == 1  # one notice per ten minutes
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(InboundSeen)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+    chat.core.handle(Incoming(stranger, "b1", text="绑定 NOTACODE"))  # this one counts
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(InboundSeen)) == 1
