@@ -6,6 +6,7 @@ so a conversation survives restarts and every path is testable in microseconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -661,14 +662,13 @@ def _ask(cl: Checklist, st: dict[str, Any], ctx: Context, hint: str | None = Non
     # two texts: `text` lists the options to answer by typing, `head` goes above buttons
     if cur == MODE:
         modes = [m for m in cl.modes if not ctx.required_mode or m.code == ctx.required_mode]
-        text, head = (render("engine_ask_mode", modes=[m.label for m in modes], listed=listed,
-                             hint=render(hint) if hint else "") for listed in (True, False))
+        text, head = _two("engine_ask_mode", modes=[m.label for m in modes],
+                          hint=render(hint) if hint else "")
         return Reply(text, tuple((f"a:{MODE}:{i}", m.label) for i, m in enumerate(modes, 1)),
                      MODE, head)
     if cur == DATE:
-        text, head = (render("engine_ask_date", hint=render(hint) if hint else "",
-                             today=ctx.today.isoformat(), listed=listed)
-                      for listed in (True, False))
+        text, head = _two("engine_ask_date", hint=render(hint) if hint else "",
+                          today=ctx.today.isoformat())
         return Reply(text, ((f"a:{DATE}:1", "今天"), (f"a:{DATE}:2", "昨天")), DATE, head)
     if cur == REVIEW:
         items = _review_items(cl, st)
@@ -687,7 +687,6 @@ def _ask(cl: Checklist, st: dict[str, Any], ctx: Context, hint: str | None = Non
              "required": q.required, "unit": q.unit, "qhint": q.hint,
              "current": st["displays"].get(q.id), "progress": _progress(cl, st, ctx, q),
              "hint": hint_text}
-    text, head = (render("engine_question", listed=listed, **shown) for listed in (True, False))
     choices: list[tuple[str, str]] = []
     if q.type in ("single", "multi"):
         choices = [(f"a:{q.id}:{i}", ("✓ " if o.value in selected else "") + o.label)
@@ -698,7 +697,23 @@ def _ask(cl: Checklist, st: dict[str, Any], ctx: Context, hint: str | None = Non
         choices = [(f"a:{q.id}:1", "是"), (f"a:{q.id}:2", "否")]
     if not q.required:
         choices.append(("c:skip", "跳过"))
+    text, head = _two("engine_question", **shown)
     return Reply(text, tuple(choices), q.id, head if choices else None)
+
+
+# Marks in the ask templates: L…E only in the text for typing, H…E only above buttons.
+# (private-use characters: never typed, and not whitespace that strip() would take)
+_L, _H, _E = "\ue000", "\ue001", "\ue002"
+_ONLY_TYPED = re.compile(f"{_L}[^{_E}]*{_E}")
+_ONLY_BUTTONS = re.compile(f"{_H}[^{_E}]*{_E}")
+_MARKS = str.maketrans("", "", _L + _H + _E)
+
+
+def _two(template: str, **context: Any) -> tuple[str, str]:
+    """One rendering of an ask, as (the text for typing, the head above buttons)."""
+    both = render(template, L=_L, H=_H, E=_E, **context)
+    return (_ONLY_BUTTONS.sub("", both).translate(_MARKS).strip(),
+            _ONLY_TYPED.sub("", both).translate(_MARKS).strip())
 
 
 def _progress(cl: Checklist, st: dict[str, Any], ctx: Context, q: Question) -> str:

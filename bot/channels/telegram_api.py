@@ -167,6 +167,15 @@ class TelegramApi:
             self._bots[loop] = bot
         return bot
 
+    async def username(self) -> str | None:
+        """The bot's username (getMe), for t.me links; None when Telegram cannot say."""
+        try:
+            me = await self.bot().get_me()
+        except TelegramError as exc:
+            log.error("telegram getMe failed: %s", exc)
+            return None
+        return me.username
+
     async def set_commands(self) -> bool:
         try:
             await self.bot().set_my_commands(commands())

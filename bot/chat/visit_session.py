@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -41,7 +41,7 @@ from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from scheduler.policy import active_seasons
 from scheduler.policy_load import load_policy
-from store.models import Answer, Conversation, Person, Subject, Visit
+from store.models import Answer, Assignment, Conversation, Person, Subject, Visit
 from store.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,33 @@ def start_visit(turn: Turn, visit_id: int) -> None:
 
 
 def continue_visit(turn: Turn, open_: OpenVisit, inbound: Inbound) -> None:
-    _run(turn, open_.conversation, open_.visit, inbound)
+    assert turn.person is not None
+    visit = open_.visit
+    if not is_assigned_visitor(turn.session, turn.person.id, visit.subject_id, turn.today()):
+        _assignment_ended(turn, open_.conversation, visit)
+        return
+    _run(turn, open_.conversation, visit, inbound)
+
+
+def _assignment_ended(turn: Turn, conv: Conversation, visit: Visit) -> None:
+    """The visitor's assignment to this subject ended while the checklist was open: the
+    record is not filed by someone no longer responsible. The checklist is closed unfiled,
+    its answers dropped, and the visit goes back to planned, with whoever is assigned now
+    (cases already raised by its answers stay open: the risks are real)."""
+    s = turn.session
+    _save_state(turn, conv, {**(conv.state or {}), "status": "cancelled"})
+    s.execute(delete(Answer).where(Answer.visit_id == visit.id))
+    visit.status = "planned"
+    visit.mode = None
+    visit.visited_on = None
+    visit.visitor_id = s.scalar(
+        select(Assignment.visitor_id)
+        .where(Assignment.subject_id == visit.subject_id, Assignment.starts_on <= turn.today(),
+               or_(Assignment.ends_on.is_(None), Assignment.ends_on >= turn.today()))
+        .order_by(Assignment.starts_on.desc()).limit(1))
+    name = s.scalar(select(Person.name).where(Person.id == visit.subject_id)) or ""
+    log.info("visit %s: checklist closed unfiled, its visitor's assignment ended", visit.id)
+    turn.reply(Outgoing(render("bot_assignment_ended", name=name)))
 
 
 def reask(turn: Turn, open_: OpenVisit) -> None:

@@ -14,7 +14,7 @@ from store.db import DatabaseUnavailable
 
 # Command groups that live beside the rooms they drive.
 EXTENSIONS = ("bot.cli.roster", "bot.cli.schedule", "bot.cli.cases", "bot.cli.report",
-              "bot.cli.doctor")
+              "bot.cli.doctor", "bot.cli.onboarding")
 
 
 @click.group()
@@ -51,9 +51,12 @@ def db_upgrade(obj: dict) -> None:
 
 @main.command()
 @click.argument("phone")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the invite as a QR code PNG (WeChat's, else the Telegram link).")
 @click.pass_obj
-def invite(obj: dict, phone: str) -> None:
-    """Issue a one-time invite code for the person with PHONE."""
+def invite(obj: dict, phone: str, png: Path | None) -> None:
+    """Issue a one-time invite code for the person with PHONE: a WeChat QR code and a
+    Telegram link where those platforms are configured."""
     from bot.chat.binding import InviteError, invite_by_phone
 
     app = _build(obj)
@@ -64,9 +67,9 @@ def invite(obj: dict, phone: str) -> None:
         except InviteError as exc:
             raise click.ClickException(str(exc)) from None
         s.commit()
-    click.echo(f"邀请码：{code}（{app.settings.invite_ttl_hours} 小时内有效，仅可使用一次）")
-    click.echo(f"Telegram：发送 /start {code}，或打开 https://t.me/<机器人用户名>?start={code}")
-    click.echo(f"微信：发送 绑定 {code}")
+    from bot.cli.onboarding import echo_invite
+
+    echo_invite(app.settings, app.sessions, code, png)
 
 
 @main.command()

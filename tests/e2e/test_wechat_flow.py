@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -373,3 +374,58 @@ def test_a_voice_date_with_the_recognisers_full_stop_is_accepted(world: World) -
         stored = s.scalar(select(Answer.value).where(Answer.visit_id == visit_id,
                                                      Answer.question_id == "_date"))
     assert stored == day.isoformat(), (said, reply.content)
+
+
+def test_invite_qr_code_binds_by_scanning_and_the_menu_is_installed(
+        world: World, tmp_path: Path) -> None:
+    """`visitbot invite --png` creates a WeChat parametric QR code (qrcode/create) and a
+    Telegram t.me link (getMe), and writes the QR code as a PNG; scanning it (subscribe
+    with qrscene_CODE) binds the account. `visitbot wechat menu` installs the menu, whose
+    clicks are command words."""
+    from click.testing import CliRunner
+
+    from bot.cli.main import main
+    from bot.cli.onboarding import write_png
+    from tests.fakes.telegram_server import BOT_USERNAME, FakeTelegram
+    from tests.fakes.telegram_server import TOKEN as TG_TOKEN
+
+    w = world
+    t0 = w.clock.epoch()
+    visitor_id, *_ = cast(w.sessions)
+    with w.sessions() as s:
+        phone = s.get(Person, visitor_id).phone  # type: ignore[union-attr]
+    url = str(w.sessions.kw["bind"].url.render_as_string(hide_password=False))
+    png = tmp_path / "invite.png"
+    with FakeTelegram() as tg:
+        env = {"VISITBOT_DATABASE_URL": url, "VISITBOT_WECHAT_APP_ID": APP_ID,
+               "VISITBOT_WECHAT_APP_SECRET": APP_SECRET,
+               "VISITBOT_WECHAT_API_BASE": w.fake.wechat_api_base,
+               "VISITBOT_TELEGRAM_TOKEN": TG_TOKEN, "VISITBOT_TELEGRAM_BASE_URL": tg.base_url}
+        result = CliRunner().invoke(main, ["invite", phone, "--png", str(png)], env=env)
+        assert result.exit_code == 0, result.output
+        menu = CliRunner().invoke(main, ["wechat", "menu"], env=env)
+        assert menu.exit_code == 0, menu.output
+    [ticket] = w.fake.qr_scenes
+    code = w.fake.qr_scenes[ticket]
+    assert f"http://weixin.qq.com/q/{ticket}" in result.output
+    assert f"https://t.me/{BOT_USERNAME}?start={code}" in result.output
+    assert "<机器人用户名>" not in result.output
+    expected = tmp_path / "expected.png"
+    write_png(f"http://weixin.qq.com/q/{ticket}", expected)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.read_bytes() == expected.read_bytes()
+
+    # the visitor scans it: WeChat sends subscribe with EventKey qrscene_CODE
+    assert w.wechat.subscribe("o-scanned", code).content
+    with w.sessions() as s:
+        assert s.scalar(select(Account.person_id).where(
+            Account.external_id == "o-scanned")) == visitor_id
+
+    # the menu: every item is a click on a command word the bot answers
+    assert w.fake.menu is not None
+    keys = [b.get("key") for top in w.fake.menu["button"]
+            for b in (top.get("sub_button") or [top])]
+    assert {"待访", "个案", "帮助"} <= set(keys)
+    for i, key in enumerate(keys):  # a click's id is its sender and second: one apart
+        reply = w.wechat.event("o-scanned", "CLICK", key, create_time=int(t0) + 10 + i)
+        assert reply.status == 200 and reply.content, key

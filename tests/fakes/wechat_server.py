@@ -107,6 +107,9 @@ class FakePlatform:
     valid_tokens: set[str] = field(default_factory=set)
     last_wrote: dict[str, float] = field(default_factory=dict)
     free_used: dict[str, int] = field(default_factory=dict)
+    # parametric QR codes created (ticket → scene) and the installed custom menu
+    qr_scenes: dict[str, str] = field(default_factory=dict)
+    menu: dict[str, Any] | None = None
     _actions: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -177,6 +180,8 @@ class FakePlatform:
             Route("/cgi-bin/token", self._wechat_token, methods=["GET"]),
             Route("/cgi-bin/message/custom/send", self._custom, methods=["POST"]),
             Route("/cgi-bin/message/template/send", self._template, methods=["POST"]),
+            Route("/cgi-bin/qrcode/create", self._qrcode, methods=["POST"]),
+            Route("/cgi-bin/menu/create", self._menu, methods=["POST"]),
             Route("/wecom/cgi-bin/gettoken", self._wecom_token, methods=["GET"]),
             Route("/wecom/cgi-bin/message/send", self._wecom_send, methods=["POST"]),
         ])
@@ -252,6 +257,42 @@ class FakePlatform:
                     self.free_used[openid] = self.free_used.get(openid, 0) + 1
         return await self._record("wechat", "message/custom/send", request,
                                   answer or {"errcode": 0, "errmsg": "ok"})
+
+    async def _qrcode(self, request: Request) -> Response:
+        """A temporary parametric QR code (QR_STR_SCENE): WeChat answers a ticket and the
+        URL its image encodes; scanning it sends EventKey qrscene_<scene> (or SCAN)."""
+        answer = await self._scripted("qrcode/create", 40001, request)
+        if answer is None:
+            body = await request.json()
+            scene = ((body.get("action_info") or {}).get("scene") or {}).get("scene_str")
+            seconds = body.get("expire_seconds")
+            if body.get("action_name") != "QR_STR_SCENE" or not scene or len(scene) > 64:
+                answer = {"errcode": 40097, "errmsg": "invalid args"}
+            elif not isinstance(seconds, int) or not 60 <= seconds <= 2_592_000:
+                answer = {"errcode": 40097, "errmsg": "invalid expire_seconds"}
+            else:
+                ticket = f"gQ{next(self._counter)}" + "".join(
+                    random.choices(string.ascii_letters, k=12))
+                with self._lock:
+                    self.qr_scenes[ticket] = str(scene)
+                answer = {"ticket": ticket, "expire_seconds": seconds,
+                          "url": f"http://weixin.qq.com/q/{ticket}"}
+        return await self._record("wechat", "qrcode/create", request, answer)
+
+    async def _menu(self, request: Request) -> Response:
+        """menu/create: at most 3 top-level buttons of at most 5 sub-buttons each."""
+        answer = await self._scripted("menu/create", 40001, request)
+        if answer is None:
+            body = await request.json()
+            buttons = body.get("button") or []
+            if not 1 <= len(buttons) <= 3 or any(
+                    len(b.get("sub_button") or []) > 5 or not b.get("name") for b in buttons):
+                answer = {"errcode": 40017, "errmsg": "invalid button size"}
+            else:
+                with self._lock:
+                    self.menu = body
+                answer = {"errcode": 0, "errmsg": "ok"}
+        return await self._record("wechat", "menu/create", request, answer)
 
     async def _template(self, request: Request) -> Response:
         answer = await self._scripted("message/template/send", 40001, request)

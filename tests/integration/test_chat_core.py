@@ -260,3 +260,37 @@ def test_a_watch_only_visit_promises_the_digest_not_a_delivery(chat: tuple[Chat,
     # the walker's only finding is the wish for institutional care: watch level
     assert "每日关注汇总" in filed and "送达" not in filed
     assert not [m for m in c.outbox_to(f"p{w.township_officer}") if "个案" in m.text]
+
+
+def test_an_assignment_ended_mid_checklist_files_nothing(chat: tuple[Chat, World]) -> None:
+    """Decided: a checklist whose visitor's assignment ended is not filed by them; it is
+    closed unfiled with a message, and the visit goes back to whoever is assigned now."""
+    from store.models import Answer, Assignment, Conversation
+
+    c, w = chat
+    c.say(w.visitor, "待访")
+    c.say(w.visitor, "1")
+    c.say(w.visitor, "1")
+    c.say(w.visitor, "今天")
+    with c.sessions() as s:
+        visit = s.scalars(select(Visit).where(Visit.subject_id == w.subject)).one()
+        assert visit.status == "in_progress"
+        assignment = s.scalars(select(Assignment).where(
+            Assignment.subject_id == w.subject, Assignment.visitor_id == w.visitor)).one()
+        assignment.ends_on = date(2026, 11, 19)
+        s.add(Assignment(subject_id=w.subject, visitor_id=w.other_visitor,
+                         starts_on=date(2026, 11, 19)))
+        s.commit()
+        visit_id = visit.id
+    out = c.say(w.visitor, "1")
+    assert len(out) == 1 and "不再负责王秀英" in out[0].text and "未提交" in out[0].text
+    with c.sessions() as s:
+        visit = s.get(Visit, visit_id)
+        assert visit is not None and visit.status == "planned" and visit.filed_at is None
+        assert visit.visitor_id == w.other_visitor
+        assert s.scalars(select(Conversation)).one().status == "cancelled"
+        assert s.scalar(select(Answer.id).where(Answer.visit_id == visit_id)) is None
+    # the next message is not part of that checklist any more
+    assert "不再负责" not in c.say(w.visitor, "确认")[0].text
+    # the visitor now assigned sees the visit and can start it
+    assert "王秀英" in c.say(w.other_visitor, "待访")[0].text
