@@ -104,6 +104,20 @@ def build_county(session: Session, subjects: int, end: Month, months: int, seed:
     session.commit()
 
 
+def _schema_key() -> str:
+    """The migrations' fingerprint: a reused file from another schema history (another
+    branch's migration of the same number) is never picked up again."""
+    import hashlib
+
+    import store.migrate
+
+    versions = Path(store.migrate.__file__).parent / "migrations" / "versions"
+    h = hashlib.sha256()
+    for f in sorted(versions.glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--subjects", type=int, default=2000)
@@ -117,8 +131,8 @@ def main() -> int:
 
     today = datetime.now(UTC).date()
     end = Month.parse(args.month) if args.month else Month.of(today).shift(-1)
-    url = args.database_url or (
-        f"sqlite:///{Path(tempfile.gettempdir()) / f'visitbot-bench-{args.subjects}.db'}")
+    url = args.database_url or (f"sqlite:///{Path(tempfile.gettempdir())}"
+                                f"/visitbot-bench-{args.subjects}-{_schema_key()}.db")
     upgrade(url)
     engine = make_engine(url)
     sessions = session_factory(engine)
