@@ -25,6 +25,7 @@ from conversations.messages import Address, Outgoing
 from conversations.record import mode_label, summarize
 from scheduler.policy_book import PolicyBook
 from scheduler.tick import tick
+from store.labels import kind_label, severity_label, status_label
 from store.masking import mask_id
 from store.migrate import upgrade
 from store.models import Answer, Case, FamilyLink, Person, Role, Subject, Visit
@@ -89,7 +90,8 @@ def run_demo(db_path: Path, *, quiet: bool = False) -> int:
             print(f"  {section} / {label}：{display}")
         open_cases = s.scalars(select(Case).where(Case.subject_id == subject.person_id)).all()
         for case in open_cases:
-            print(f"  风险个案 {case.id}：{case.kind}（{case.severity}），状态 {case.status}")
+            print(f"  风险个案 {case.id}：{kind_label(case.kind)}"
+                  f"（{severity_label(case.severity)}），状态 {status_label(case.status)}")
     return 0
 
 
