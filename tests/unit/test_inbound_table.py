@@ -76,7 +76,10 @@ def test_a_heard_transcript_is_kept_until_confirmed() -> None:
     assert [r.text for r in heard.replies] == [render("engine_heard", text="想吃饺子"),
                                                render("engine_heard_confirm")]
     assert heard.events == [] and heard.state[HEARD] == {"q": qid, "text": "想吃饺子"}
-    for confirm in (Inbound(text="确认"), Inbound(choice="c:confirm")):
+    # typed, or the 确认 button shown with the transcript (it names this visit and ask)
+    [(button, _label)] = heard.replies[-1].choices
+    assert button.startswith("c:confirm:")
+    for confirm in (Inbound(text="确认"), Inbound(choice=button)):
         done = step(heard.state, confirm, cl, ctx(), NOW)
         assert done.state["answers"][qid] == "想吃饺子" and HEARD not in done.state
     typed = step(heard.state, Inbound(text="没有"), cl, ctx(), NOW)
