@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli.app import build_app
 from bot.settings import ConfigError, load_settings
 from store.db import DatabaseUnavailable
 
@@ -59,7 +60,7 @@ def invite(obj: dict, phone: str, png: Path | None) -> None:
     Telegram link where those platforms are configured."""
     from bot.chat.binding import InviteError, invite_by_phone
 
-    app = _build(obj)
+    app = build_app(obj)
     now = datetime.now(UTC)
     with app.sessions() as s:
         try:
@@ -81,7 +82,7 @@ def chat(obj: dict, phone: str, script: click.utils.LazyFile | None) -> None:
     """Talk to visitbot from the terminal as the person with PHONE."""
     from bot.cli.console_session import run_chat
 
-    app = _build(obj)
+    app = build_app(obj)
     lines = script.read().splitlines() if script else None
     sys.exit(run_chat(app, phone, lines))
 
@@ -115,21 +116,12 @@ def run(obj: dict, channels: tuple[str, ...], host: str | None, port: int | None
     """Serve the webhooks and run the scheduler and dispatcher."""
     from bot.web.server import serve
 
-    app = _build(obj)
+    app = build_app(obj)
     if workers > 1 and app.engine.dialect.name == "sqlite":
         raise click.ClickException("--workers needs PostgreSQL: SQLite takes one writer at a "
                                    "time, so more processes only wait for each other")
     serve(app, list(channels), host=host, port=port, scheduler=not no_scheduler,
           tick=not (no_scheduler or no_tick), workers=workers)
-
-
-def _build(obj: dict):  # type: ignore[no-untyped-def]
-    from bot.wiring import StartRefused, build
-
-    try:
-        return build(obj["settings"])
-    except (DatabaseUnavailable, StartRefused) as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _register_extensions() -> None:

@@ -118,9 +118,9 @@ def wechat() -> None:
 @click.pass_obj
 def wechat_menu(obj: dict) -> None:
     """Install the 公众号's custom menu (待访, 个案, 帮助 …) through the API."""
-    from bot.cli.main import _build
+    from bot.cli.app import build_app
 
-    app = _build(obj)
+    app = build_app(obj)
     if not app.settings.wechat_app_id:
         raise click.ClickException("VISITBOT_WECHAT_APP_ID 未设置")
     problem = asyncio.run(install_menu(app.settings, app.sessions))
