@@ -18,3 +18,15 @@ def build_app(obj: dict[str, Any]) -> Any:
         return build(obj["settings"])
     except (DatabaseUnavailable, StartRefused) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def cli_sessions() -> Any:
+    """A session factory on the database the CLI was given, or the command's error."""
+    from store.db import check_connection, make_engine, session_factory
+
+    engine = make_engine(click.get_current_context().obj["database_url"])
+    try:
+        check_connection(engine)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    return session_factory(engine)

@@ -10,20 +10,10 @@ from sqlalchemy import select
 from bot.alerts.case_escalation import undelivered_cases
 from bot.alerts.cases import findings
 from bot.chat.scope import subtree_ids
-from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
+from bot.cli.app import cli_sessions
 from store.labels import SEVERITY_RANK, kind_label, severity_label, status_label
 from store.masking import mask_id, mask_text
 from store.models import Case, Device, Jurisdiction, Person
-
-
-def _sessions():  # type: ignore[no-untyped-def]
-    url = click.get_current_context().obj["database_url"]
-    engine = make_engine(url)
-    try:
-        check_connection(engine)
-    except DatabaseUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    return session_factory(engine)
 
 
 @click.command("cases")
@@ -31,7 +21,7 @@ def _sessions():  # type: ignore[no-untyped-def]
 @click.option("--all", "show_all", is_flag=True, help="Include resolved cases.")
 def cases_cmd(jurisdiction: str | None, show_all: bool) -> None:
     """List open risk cases by severity and age, in the words officers use."""
-    sessions = _sessions()
+    sessions = cli_sessions()
     now = datetime.now(UTC)
     with sessions() as s:
         q = select(Case, Person).join(Person, Person.id == Case.subject_id)
@@ -75,7 +65,7 @@ def device() -> None:
 @click.option("--subject", "id_number", required=True, help="The subject's ID number.")
 def device_register(source: str, device_id: str, kind: str, id_number: str) -> None:
     """Register DEVICE_ID of monitoring platform SOURCE for a subject."""
-    sessions = _sessions()
+    sessions = cli_sessions()
     with sessions() as s:
         person = s.scalars(select(Person).where(Person.id_number == id_number.upper())).first()
         if person is None:

@@ -19,7 +19,7 @@ from conversations.text import render
 @click.command("doctor")
 def doctor_cmd() -> None:
     """Check policies, checklists and the roster for what would stop visits."""
-    from bot.cli.schedule import _sessions
+    from bot.cli.app import cli_sessions
     from conversations.checklist import ChecklistError, available_checklists, load_checklist
     from scheduler.checks import (
         subjects_without_visitor,
@@ -36,7 +36,7 @@ def doctor_cmd() -> None:
             load_checklist(name)
         except ChecklistError as exc:
             broken_checklists.append((name, str(exc)))
-    with _sessions()() as s:
+    with cli_sessions()() as s:
         unknown = unloadable_policies(s)
         no_visitor = subjects_without_visitor(s, today)
         no_account = visitors_without_account(s, today)

@@ -12,19 +12,10 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.cli.app import cli_sessions
+
 SH = ZoneInfo("Asia/Shanghai")
 
-
-def _sessions():  # type: ignore[no-untyped-def]
-    from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
-
-    url = click.get_current_context().obj["database_url"]
-    engine = make_engine(url)
-    try:
-        check_connection(engine)
-    except DatabaseUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    return session_factory(engine)
 
 
 def parse_now(value: str | None) -> datetime:
@@ -46,7 +37,7 @@ def tick_cmd(now_: str | None) -> None:
     """Plan due visits and write reminders and escalations (idempotent)."""
     from scheduler.tick import tick
 
-    stats = tick(_sessions(), parse_now(now_))
+    stats = tick(cli_sessions(), parse_now(now_))
     click.echo(f"{stats.today}：新计划探访 {stats.plan.planned} 次，节日探访 "
                f"{stats.holiday_visits} 次，提醒 {stats.reminders.messages} 条，督办 "
                f"{stats.escalations.messages} 条；取消 {stats.plan.cancelled}，"
@@ -68,7 +59,7 @@ def dispatch_cmd(once: bool, channels: tuple[str, ...]) -> None:
     from scheduler.dispatch import Dispatcher, drain
     from store.outbox_delivery import failed_count
 
-    sessions = _sessions()
+    sessions = cli_sessions()
     settings = click.get_current_context().obj.get("settings") or load_settings()
     chans = channels_for(settings, list(channels), sessions)
     if once:
@@ -143,7 +134,7 @@ def campaign_start(kind: str, township: str, days: int, now_: str | None) -> Non
     """Ask for an in-person visit to every key subject under TOWNSHIP within DAYS days."""
     from scheduler.events import CampaignError, start_campaign, township_id
 
-    sessions = _sessions()
+    sessions = cli_sessions()
     now = parse_now(now_)
     with sessions() as s:
         try:
