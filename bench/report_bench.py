@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from store.db import make_engine, session_factory
+from store.key_check import KeyCheckError, check_id_key
 from store.migrate import upgrade
 from store.models import Assignment, Case, Jurisdiction, Person, Subject, Visit
 from store.reports.monthly import export_monthly
@@ -131,11 +132,23 @@ def main() -> int:
 
     today = datetime.now(UTC).date()
     end = Month.parse(args.month) if args.month else Month.of(today).shift(-1)
-    url = args.database_url or (f"sqlite:///{Path(tempfile.gettempdir())}"
-                                f"/visitbot-bench-{args.subjects}-{_schema_key()}.db")
+    cached = Path(tempfile.gettempdir()) / f"visitbot-bench-{args.subjects}-{_schema_key()}.db"
+    url = args.database_url or f"sqlite:///{cached}"
     upgrade(url)
     engine = make_engine(url)
     sessions = session_factory(engine)
+    try:
+        check_id_key(sessions, demo=True)
+    except KeyCheckError:
+        if args.database_url:
+            raise
+        # The reused file was sealed under another ID key (another run's): build afresh.
+        engine.dispose()
+        cached.unlink()
+        upgrade(url)
+        engine = make_engine(url)
+        sessions = session_factory(engine)
+        check_id_key(sessions, demo=True)
     with sessions() as s:
         have = s.scalar(select(func.count()).select_from(Subject)) or 0
     if have == 0:

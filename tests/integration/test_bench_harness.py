@@ -80,3 +80,25 @@ def test_harness_small_province_end_to_end(tmp_path: Path) -> None:
     # the hot paths were explained: each statement of an answer, the list, the claim
     paths = {p["path"] for p in pg["explain"]}
     assert {"answer", "visit list (待访)", "dispatcher claim"} <= paths
+
+
+def test_report_bench_reuses_its_file_only_under_the_same_key(tmp_path: Path) -> None:
+    """The report bench keeps its county in a temp file between runs; a run under another
+    ID key (another test session's) cannot open its sealed IDs and builds afresh instead
+    of failing."""
+    import base64
+    import os
+
+    def under_new_key() -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "VISITBOT_ID_KEY": base64.b64encode(os.urandom(64)).decode(),
+               "TMPDIR": str(tmp_path)}
+        return subprocess.run([sys.executable, "-m", "bench.report_bench", "--subjects", "40",
+                               "--months", "2", "--formats", "xlsx",
+                               "--out", str(tmp_path / "out")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+    for _ in range(2):
+        done = under_new_key()
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "built 40 subjects" in done.stderr  # the second run rebuilt, not reused
+    assert list(tmp_path.glob("visitbot-bench-40-*.db"))
