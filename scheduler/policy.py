@@ -164,10 +164,16 @@ def age_on(birth: date | None, day: date) -> int | None:
 def subject_facts(*, self_care: str | None, categories: Any, lives_alone: bool | None,
                   disabled: bool | None, birth_date: date | None, today: date,
                   tier_override: str | None = None) -> dict[str, Any]:
-    """The facts `derive_tier` reads, from a roster row or a stored subject."""
+    """The facts `derive_tier` reads, from a roster row or a stored subject.
+
+    Ages count from the first of the birth month: the store keeps the birth month only
+    (`store.base.BirthMonth`), so a roster row read at import and the stored subject at
+    the tick must derive the same tier, and an age rule then holds from that month's
+    first day (on the safe side for a visit rhythm)."""
+    born = birth_date.replace(day=1) if birth_date else None
     return {"self_care": self_care, "categories": list(categories or ()),
             "lives_alone": lives_alone, "disabled": disabled,
-            "age": age_on(birth_date, today), "tier_override": tier_override}
+            "age": age_on(born, today), "tier_override": tier_override}
 
 
 def derive_tier(policy: Policy, facts: Mapping[str, Any]) -> str:

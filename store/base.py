@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, Date, DateTime, MetaData, TypeDecorator
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase
 
@@ -44,6 +44,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class BirthMonth(TypeDecorator[date]):
+    """A birth date kept to its month: the forms print 出生年月 and the age rules need no
+    more, while a full birth date beside name, gender and village says too much about a
+    person (the full date stays inside the sealed ID number). Any date given is stored as
+    the first of its month, also a bound comparison value, so `birth_date <= cutoff`
+    compares months (as `scheduler.policy.subject_facts` does)."""
+
+    impl = Date
+    cache_ok = True
+
+    def process_bind_param(self, value: date | None, dialect: Any) -> date | None:
+        return None if value is None else value.replace(day=1)
 
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.

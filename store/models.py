@@ -1,7 +1,8 @@
 """SQLAlchemy 2.0 typed models: the whole schema in one readable place.
 
-Sensitive columns (ID numbers, phones, health facts) are marked in their comment;
-logs and chat text show them only through `store.masking`.
+ID numbers and phones are sealed at rest (`SealedString`, still searchable by equality);
+birth dates are kept to the month (`BirthMonth`); health facts are marked in their
+comment. Logs and chat text show any of them only through `store.masking`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from store.base import Base, JSONType, UTCDateTime, utcnow
+from store.base import Base, BirthMonth, JSONType, UTCDateTime, utcnow
 from store.sealing import SealedString
+
+# A phone of up to 32 characters sealed: 16 bytes of SIV tag, base64, the prefix.
+PHONE_SEALED = 96
 
 # --- places and people -------------------------------------------------------------
 
@@ -52,10 +56,10 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str | None] = mapped_column(String(4))
-    birth_date: Mapped[date | None] = mapped_column(Date)
+    birth_date: Mapped[date | None] = mapped_column(BirthMonth())  # the month only
     # sealed at rest (store/sealing.py); equality and uniqueness still work
     id_number: Mapped[str | None] = mapped_column(SealedString(), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # sensitive
+    phone: Mapped[str | None] = mapped_column(SealedString(PHONE_SEALED), index=True)
     jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -115,13 +119,13 @@ class Subject(Base):
     children_count: Mapped[int | None] = mapped_column(Integer)
     # contacts
     emergency_contact_name: Mapped[str | None] = mapped_column(String(100))
-    emergency_contact_phone: Mapped[str | None] = mapped_column(String(32))  # sensitive
+    emergency_contact_phone: Mapped[str | None] = mapped_column(SealedString(PHONE_SEALED))
     first_contact_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     # help already received (帮扶)
     help_org_type: Mapped[str | None] = mapped_column(String(32))
     help_org_name: Mapped[str | None] = mapped_column(String(100))
     helper_name: Mapped[str | None] = mapped_column(String(100))
-    helper_phone: Mapped[str | None] = mapped_column(String(32))
+    helper_phone: Mapped[str | None] = mapped_column(SealedString(PHONE_SEALED))
     helper_identity: Mapped[str | None] = mapped_column(String(16))
     help_measures: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)

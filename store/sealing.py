@@ -1,6 +1,6 @@
-"""ID numbers sealed at rest: AES-SIV (RFC 5297) with a key from the environment.
+"""ID numbers and phones sealed at rest: AES-SIV (RFC 5297) with a key from the environment.
 
-AES-SIV without a nonce is deterministic: the same ID number always seals to the same
+AES-SIV without a nonce is deterministic: the same ID number (or phone) always seals to the same
 text under one key. That is what keeps the column searchable and unique in SQL (the
 sealed value is itself a keyed lookup token, like a keyed hash) while a copy of the
 database without the key shows no ID number and no birth date hidden in one.
@@ -100,8 +100,11 @@ def unseal(value: str) -> str:
 class SealedString(TypeDecorator[str]):
     """A string column stored sealed; equality and uniqueness still work in SQL."""
 
-    impl = String(64)
+    impl = String
     cache_ok = True
+
+    def __init__(self, length: int = 64) -> None:
+        super().__init__(length)
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         return None if value is None else seal(str(value))

@@ -53,7 +53,8 @@ def test_sample_import_builds_everything(sessions: sessionmaker[Session]) -> Non
         assert subject.policy == POLICY and subject.family_notify_consent
         assert subject.person.jurisdiction is not None
         assert subject.person.jurisdiction.name == "东关村"
-        assert subject.person.gender == "女" and subject.person.birth_date == date(1933, 1, 27)
+        # the store keeps the birth month (出生年月); the day stays in the sealed ID only
+        assert subject.person.gender == "女" and subject.person.birth_date == date(1933, 1, 1)
         kids = s.execute(select(Person.name, FamilyLink.relation, FamilyLink.is_primary_supporter)
                          .join(FamilyLink, FamilyLink.person_id == Person.id)
                          .where(FamilyLink.subject_id == subject.person_id)).all()
