@@ -34,16 +34,18 @@ from store.reports.queries import (
 from store.workbook import append, cell, print_setup
 
 SUMMARY_HEADER = ["乡镇（街道）", "村（居）", "对象数", "应访次数", "按时完成", "逾期完成",
-                  "未访", "待访", "本月已访次数", *MODE_COLUMNS.values(), "已访对象",
+                  "未访", "待访", "本月已访次数", *MODE_COLUMNS.values(), "上门占比", "已访对象",
                   "未访对象", "月探访率", "本月新增案件", "本月办结案件", "月末未结案件"]
 LIST_HEADER = ["序号", "乡镇（街道）", "村（居）", "姓名", "性别", "住址", "对象类型", "访视人",
                "最近探访日期"]
+PERCENT_COLUMNS = frozenset({"上门占比", "月探访率"})
 PDF_LIST_LIMIT = 3000  # past this the PDF says "see the workbook": paper lists stop helping
 
 
 def counts_row(c: Counts) -> list[object]:
     return [c.subjects, c.due, c.on_time, c.late, c.missing, c.pending, c.done,
-            *(c.by_mode.get(k, 0) for k in MODE_COLUMNS), c.visited_subjects, c.not_visited,
+            *(c.by_mode.get(k, 0) for k in MODE_COLUMNS), c.in_person_share,
+            c.visited_subjects, c.not_visited,
             c.coverage, c.cases_opened, c.cases_resolved, c.cases_open]
 
 
@@ -78,7 +80,8 @@ _SUB_FILL = PatternFill("solid", fgColor="F2F2F2")
 
 
 def _cells(ws: WriteOnlyWorksheet, values: list[object], *, bold: bool = False,
-           fill: PatternFill | None = None, pct_col: int | None = None) -> list[Any]:
+           fill: PatternFill | None = None, pct_cols: frozenset[int] = frozenset()
+           ) -> list[Any]:
     out = []
     for i, v in enumerate(values):
         c = cell(ws, v)
@@ -87,7 +90,7 @@ def _cells(ws: WriteOnlyWorksheet, values: list[object], *, bold: bool = False,
         c.alignment = Alignment(vertical="center", wrap_text=bold)
         if fill is not None:
             c.fill = fill
-        if pct_col is not None and i == pct_col:
+        if i in pct_cols:
             c.number_format = "0.0%"
         out.append(c)
     return out
@@ -116,10 +119,10 @@ def write_monthly_xlsx(f: MonthlyFigures, lines: Iterator[SubjectLine], n_lines:
     append(ws, [f"统计口径：{f.month.first}～{f.month.last}；截至 {f.as_of}。"
                 "月探访率＝本月已访对象÷对象数；应访＝按时完成＋逾期完成＋未访＋待访。"])
     append(ws, _cells(ws, list(SUMMARY_HEADER), bold=True, fill=_HEAD_FILL))
-    pct = SUMMARY_HEADER.index("月探访率")
+    pct = frozenset(i for i, h in enumerate(SUMMARY_HEADER) if h in PERCENT_COLUMNS)
     for ln in summary_lines(f):
         fill = None if ln.kind == "village" else _SUB_FILL
-        append(ws, _cells(ws, line_cells(ln), bold=ln.kind != "village", fill=fill, pct_col=pct))
+        append(ws, _cells(ws, line_cells(ln), bold=ln.kind != "village", fill=fill, pct_cols=pct))
 
     ws2 = wb.create_sheet("本月未探访对象")
     for i, w in enumerate([7, 14, 14, 10, 6, 36, 24, 10, 13], 1):

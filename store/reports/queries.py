@@ -152,6 +152,13 @@ class Counts:
         """月探访率: share of subjects in scope visited at least once this month."""
         return self.visited_subjects / self.subjects if self.subjects else None
 
+    @property
+    def in_person_share(self) -> float | None:
+        """上门占比: share of this month's filed visits made in person. The seeds ask for
+        visits 「以上门巡访为主」 (Jingdezhen, Linzi) while allowing phone and video, so the
+        office needs to see how far 'mainly' holds."""
+        return self.by_mode.get("in_person", 0) / self.done if self.done else None
+
     def add(self, other: Counts) -> None:
         for name in ("subjects", "due", "on_time", "late", "missing", "pending", "done",
                      "visited_subjects", "cases_opened", "cases_open", "cases_resolved"):

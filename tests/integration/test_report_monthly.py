@@ -184,6 +184,14 @@ def test_xlsx_and_pdf_carry_the_figures(sessions: sessionmaker[Session], tmp_pat
     assert got["上门"] == want["in_person"] and got["电话"] == want["phone"]
     assert got["已访对象"] == want["visited"]
     assert got["月探访率"] == pytest.approx(want["visited"] / want["subjects"])
+    # every line, not only the total: the in-person share of the visits made that month
+    for r in rows[3:]:
+        line = dict(zip(header, r, strict=False))
+        if line["本月已访次数"]:
+            assert line["上门占比"] == pytest.approx(line["上门"] / line["本月已访次数"])
+        elif line["本月已访次数"] == 0:
+            assert line["上门占比"] is None
+    assert 0 < got["上门占比"] < 1  # the data mixes modes
     assert got["本月新增案件"] == want["opened"] and got["月末未结案件"] == want["open"]
     listed = list(wb["本月未探访对象"].iter_rows(min_row=3, values_only=True))
     assert len(listed) == want["subjects"] - want["visited"]
@@ -201,6 +209,7 @@ def test_xlsx_and_pdf_carry_the_figures(sessions: sessionmaker[Session], tmp_pat
     nums = [int(t) for t in line.split() if t.isdigit()]
     assert nums[:4] == [want["subjects"], want["due"], want["on_time"], want["late"]]
     assert f"{want['visited'] / want['subjects'] * 100:.1f}%" in line
+    assert f"{want['in_person'] / want['done'] * 100:.1f}%" in line
 
 
 def test_monthly_summary_file_for_an_officer(sessions: sessionmaker[Session],
