@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, case, exists, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from conversations.messages import Outgoing
+from conversations.text import render
 from scheduler.periods import Period
 from scheduler.policy import (
     CATEGORY_FACTS,
@@ -36,7 +38,8 @@ from scheduler.sql import (
     json_has_any,
 )
 from store.base import utcnow
-from store.models import Assignment, Person, Subject, Visit
+from store.models import CONVERSATION_OPEN_STATES, Assignment, Conversation, Person, Subject, Visit
+from store.outbox import enqueue_to_person
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,7 @@ def plan_visits(session: Session, today: date, now: datetime | None = None,
         # the same tick: a second tick the same day (another process) then finds nothing
         # to do, and one tick or several give the same visits.
         stats.missed += _reattribute_late(session, policy, today)
+        stats.missed += _close_abandoned(session, policy, today, now)
         stats.missed += _close_missed(session, policy, today)
         n = 0
         for tier in sorted(policy.rhythm):
@@ -311,6 +315,52 @@ def _close_missed(session: Session, policy: Policy, today: date) -> int:
         .values(status="missed")
     )
     return int(result.rowcount or 0)
+
+
+ABANDONED_AFTER = timedelta(days=1)  # a checklist untouched this long is not being filled in
+
+
+def _close_abandoned(session: Session, policy: Policy, today: date, now: datetime) -> int:
+    """A checklist begun and left unfinished kept its visit `in_progress` for ever: never
+    missed, and under an interval rhythm no later period was planned behind it (the
+    subject was silently never visited again). Once the whole ladder has run past its
+    deadline and the checklist has lain untouched for a day, the visit is closed as
+    missed like any unvisited one, its checklist is closed (answers kept, not filed) and
+    the visitor is told so."""
+    cutoff = today - timedelta(days=policy.escalation.close_after_days)
+    conv = Conversation.__table__
+    idle = now - ABANDONED_AFTER
+    rows = session.execute(
+        select(VISITS.c.id, VISITS.c.visitor_id, VISITS.c.due_on, Person.name,
+               conv.c.id, conv.c.person_id, conv.c.updated_at)
+        .join(Person, Person.id == VISITS.c.subject_id)
+        .outerjoin(conv, and_(conv.c.visit_id == VISITS.c.id,
+                              conv.c.status.in_(CONVERSATION_OPEN_STATES)))
+        .where(VISITS.c.policy == policy.name, VISITS.c.status == "in_progress",
+               VISITS.c.kind.in_(SCHEDULED_KINDS), VISITS.c.deadline < cutoff)
+    ).all()
+    closed = 0
+    for visit_id, visitor_id, due_on, name, conv_id, person_id, touched in rows:
+        if touched is not None and _aware(touched) > idle:
+            continue  # being filled in right now: the visitor may still file it (late)
+        session.execute(update(VISITS).where(VISITS.c.id == visit_id,
+                                             VISITS.c.status == "in_progress")
+                        .values(status="missed"))
+        closed += 1
+        if conv_id is None:
+            continue
+        session.execute(update(conv).where(conv.c.id == conv_id)
+                        .values(status="expired", version=conv.c.version + 1))
+        enqueue_to_person(
+            session, person_id=person_id or visitor_id, kind="notice",
+            key=f"expired:{visit_id}",
+            payload=Outgoing(render("visit_expired", name=name, due=due_on.isoformat()),
+                             template="visit_expired").to_payload())
+    return closed
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 # --- regular visits ------------------------------------------------------------------

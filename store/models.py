@@ -318,6 +318,11 @@ class Answer(Base):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# A conversation in one of these is the visitor's unfinished checklist; `expired` is one
+# the tick closed because its visit's period ended long ago (scheduler.due).
+CONVERSATION_OPEN_STATES = ("active", "paused", "review")
+
+
 class Conversation(Base):
     """A visitor's checklist session; the engine state is saved after every step."""
 

@@ -41,11 +41,19 @@ from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from scheduler.policy import active_seasons
 from scheduler.policy_load import load_policy
-from store.models import Answer, Assignment, Conversation, Person, Subject, Visit
+from store.models import (
+    CONVERSATION_OPEN_STATES,
+    Answer,
+    Assignment,
+    Conversation,
+    Person,
+    Subject,
+    Visit,
+)
 from store.upsert import upsert
 
 log = logging.getLogger(__name__)
-OPEN_STATES = ("active", "paused", "review")
+OPEN_STATES = CONVERSATION_OPEN_STATES
 CAPABILITIES = {
     "console": frozenset(),
     "telegram": frozenset({"buttons", "photo", "location"}),

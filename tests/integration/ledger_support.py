@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.due import plan_visits
 from scheduler.events import plan_holidays
 from scheduler.policy_load import load_policy
-from store.models import Assignment, Jurisdiction, Person, Subject, Visit
+from store.models import Assignment, Conversation, Jurisdiction, Person, Subject, Visit
 from tests.integration.test_due_support import at
 
 # When a subject's visitor visits: a set of days, or a rule of the day and what is open.
@@ -47,6 +47,8 @@ class Who:
     # days an ad-hoc visit is filed on its own (as a signal or a record made before the
     # day's tick): it may settle the period whose window holds it
     adhoc_days: frozenset[date] = frozenset()
+    # days the visitor begins the earliest open visit in chat and never finishes it
+    abandon_days: frozenset[date] = frozenset()
 
 
 @dataclass
@@ -117,6 +119,19 @@ def record(s: Session, subject_id: int, visitor_id: int | None, policy: str, day
         status="filed", visited_on=day, mode=mode, filed_at=at(day, 18)))
 
 
+def begin(s: Session, subject_id: int, day: date) -> None:
+    """What starting a visit in chat does (bot/chat/visit_session.py): the visit goes
+    in_progress with an open checklist; here nobody ever comes back to it."""
+    visit = s.scalars(select(Visit).where(
+        Visit.subject_id == subject_id, Visit.status == "planned", Visit.kind == "regular",
+        Visit.window_opens <= day).order_by(Visit.due_on).limit(1)).first()
+    if visit is None or visit.visitor_id is None:
+        return
+    visit.status = "in_progress"
+    s.add(Conversation(person_id=visit.visitor_id, visit_id=visit.id, checklist=visit.policy,
+                       state={"status": "active"}, status="active", updated_at=at(day, 10)))
+
+
 def run(sessions: sessionmaker[Session], rosters: dict[str, dict[str, Who]],
         start: date = date(2026, 1, 1), end: date = date(2027, 2, 15),
         year: int = 2026) -> YearLedger:
@@ -147,6 +162,11 @@ def run(sessions: sessionmaker[Session], rosters: dict[str, dict[str, Who]],
             s.commit()
         with sessions() as s:
             plan_holidays(s, day, at(day), policies)
+            s.commit()
+        with sessions() as s:
+            for pid, (_label, who) in who_of.items():
+                if day in who.abandon_days and day >= who.joined:
+                    begin(s, pid, day)
             s.commit()
         with sessions() as s:
             for pid, (label, who) in who_of.items():

@@ -1,7 +1,8 @@
 """For random rosters and random filing behaviour over half a year, on both stores:
 
 - every regular period of every subject ends exactly once: filed, covered (by an ad-hoc
-  visit in its window) or missed — never still open, never cancelled;
+  visit in its window) or missed — never still open, never cancelled, also when its
+  checklist was begun in chat and abandoned;
 - calendar rhythms leave no gap: a subject's periods are the calendar's, one after the
   other, from the first they owe;
 - a visit settles one period only: no more periods covered than ad-hoc visits filed;
@@ -14,7 +15,7 @@ import random
 from datetime import date, timedelta
 from itertools import pairwise
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.periods import period_of
 from scheduler.policy import rhythm_for
 from scheduler.policy_load import load_policy
-from store.models import Assignment, Jurisdiction, Person, Subject, Visit
+from store.models import Assignment, Conversation, Jurisdiction, Person, Subject, Visit
 from store.reports.period import Month
 from store.reports.queries import load_scope, monthly_figures, top_roots
-from tests.integration.ledger_support import Who, outcome, run
+from tests.integration.ledger_support import Who, never, outcome, run
 
 START, LAST_DUE, END = date(2026, 1, 1), date(2026, 6, 30), date(2026, 8, 15)
 POLICIES = ("jingdezhen-2020", "liuzhou-2021", "linzi-2022", "anshan-2020", "guangxi-2023")
@@ -42,9 +43,9 @@ def _filing(seed: int, diligence: float, delay: int, extra: frozenset[date]):  #
 
 DAYS = st.integers(0, (LAST_DUE - START).days).map(lambda n: START + timedelta(days=n))
 WHO = st.builds(
-    lambda policy, facts, joined, diligence, delay, extra, adhoc, seed: (policy, Who(
+    lambda policy, facts, joined, diligence, delay, extra, adhoc, abandon, seed: (policy, Who(
         facts, _filing(seed, diligence, delay, frozenset(extra)), joined,
-        adhoc_days=frozenset(adhoc))),
+        adhoc_days=frozenset(adhoc), abandon_days=frozenset(abandon))),
     st.sampled_from(POLICIES),
     st.fixed_dictionaries({
         "self_care": st.sampled_from([None, "自理", "半失能", "失能"]),
@@ -58,13 +59,14 @@ WHO = st.builds(
     st.integers(-4, 20),
     st.lists(DAYS, max_size=3),
     st.lists(DAYS, max_size=3),
+    st.lists(DAYS, max_size=2),  # checklists begun in chat and abandoned
     st.integers(0, 10_000),
 )
 
 
 def _clear(sessions: sessionmaker[Session]) -> None:
     with sessions() as s:
-        for model in (Visit, Assignment, Subject, Person, Jurisdiction):
+        for model in (Conversation, Visit, Assignment, Subject, Person, Jurisdiction):
             s.execute(delete(model))
         s.commit()
 
@@ -72,6 +74,12 @@ def _clear(sessions: sessionmaker[Session]) -> None:
 @settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(WHO, min_size=2, max_size=8))
+# A checklist begun and abandoned under an interval rhythm (its open visit held every later
+# period back) and under a calendar one; then nobody files anything.
+@example([(policy, Who({"self_care": "失能", "lives_alone": True, "categories": [],
+                        "birth": date(1940, 3, 1)}, never, START,
+                       abandon_days=frozenset({date(2026, 1, 20), date(2026, 4, 2)})))
+          for policy in POLICIES])
 def test_every_period_ends_once(sessions: sessionmaker[Session],
                                 people: list[tuple[str, Who]]) -> None:
     _clear(sessions)
