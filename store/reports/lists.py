@@ -216,7 +216,7 @@ def _liuzhou_month_rows(session: Session, scope: Scope, month: Month) -> Iterato
         ids = [r[0] for r in buf]
         sugg_ids = {Q.get(r[7], {}).get("suggestions", "suggestions") for r in buf}
         sugg = dict(session.execute(select(Answer.visit_id, Answer.display).where(
-            Answer.visit_id.in_(ids), Answer.question_id.in_(sugg_ids))).tuples().all())
+            Answer.visit_id.in_(ids), Answer.question_id.in_(sugg_ids))).all())
         cases = load_cases(session, ids)
         for r in buf:
             n += 1

@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.due import plan_visits
 from scheduler.policy_load import load_policy
 from store.models import Conversation, OutboxMessage, Visit
-from tests.integration.test_chat_core import Chat, chat  # noqa: F401 (the fixture)
+from tests.integration.chat_support import Chat
 from tests.world import World
 
 

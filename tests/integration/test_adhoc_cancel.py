@@ -12,7 +12,7 @@ from bot.chat.service import Core
 from bot.settings import Settings
 from scheduler.tick import tick
 from store.models import OutboxMessage, Visit
-from tests.integration.test_chat_core import Chat
+from tests.integration.chat_support import Chat
 from tests.world import T0, build_world
 
 

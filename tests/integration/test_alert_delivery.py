@@ -21,7 +21,7 @@ from scheduler.dispatch import drain
 from store.models import Account, OutboxMessage
 from store.outbox import enqueue
 from tests.fakes.wechat_server import AGENT_ID, CORP_ID, CORP_SECRET, FakePlatform
-from tests.integration.test_chat_core import Chat, walk_checklist
+from tests.integration.chat_support import Chat, walk_checklist
 from tests.integration.test_dispatch_support import RecordingChannel
 from tests.world import World, build_world
 

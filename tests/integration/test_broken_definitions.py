@@ -19,7 +19,7 @@ from conversations.yaml_bounds import MAX_BYTES
 from scheduler.policy import PolicyError
 from scheduler.policy_load import parse_policy
 from store.models import Visit
-from tests.integration.test_chat_core import Chat
+from tests.integration.chat_support import Chat
 from tests.world import build_world
 
 ALIAS_BOMB = """\

@@ -4,31 +4,14 @@ taken as the note. Real store (both), console addresses."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.service import Core
-from bot.settings import Settings
 from conversations.text import render
-from store.models import Case, Visit
-from tests.integration.test_chat_core import Chat, walk_checklist
-from tests.world import T0, World, build_world
-
-
-@pytest.fixture
-def chat(sessions: sessionmaker[Session]) -> tuple[Chat, World]:
-    w = build_world(sessions)
-    with sessions() as s:
-        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
-                    kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
-                    deadline=date(2026, 11, 20), status="planned"))
-        s.commit()
-    c = Chat(sessions, None, now=[T0])  # type: ignore[arg-type]
-    c.core = Core(sessions, Settings(database_url="sqlite://"), clock=lambda: c.now[0])
-    return c, w
+from store.models import Case
+from tests.integration.chat_support import Chat, walk_checklist
+from tests.world import T0, World
 
 
 def _gas_case(c: Chat, w: World) -> int:

@@ -19,7 +19,7 @@ from bot.chat.service import Core
 from bot.settings import Settings
 from conversations.messages import Address, Incoming
 from store.models import Account, InboundSeen, Invite, OutboxMessage, Visit
-from tests.integration.test_chat_core import Chat
+from tests.integration.chat_support import Chat
 from tests.world import T0, build_world
 
 

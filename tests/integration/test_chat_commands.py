@@ -4,18 +4,14 @@ in a checklist and outside one. Real store (both), real engine; console addresse
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.service import Core
-from bot.settings import Settings
 from conversations.text import render
 from store.models import Conversation, Visit
-from tests.integration.test_chat_core import Chat
-from tests.world import World, build_world
+from tests.integration.chat_support import Chat
+from tests.world import World
 
 ROLES = ("visitor", "officer", "family")
 ARGS = {"处理": " 1 已上门查看", "备注": " 1 已电话联系", "联系人": " 1"}
@@ -39,21 +35,6 @@ def test_the_help_offers_words_for_every_role() -> None:
     assert {"取消", "上一题", "跳过", "暂停", "继续", "帮助"} <= set(words["visitor"][1])
     assert {"个案", "逾期", "处理", "备注", "联系人"} <= set(words["officer"][0])
     assert {"近况", "停止通知"} <= set(words["family"][0])
-
-
-@pytest.fixture
-def chat(sessions: sessionmaker[Session]) -> tuple[Chat, World]:
-    w = build_world(sessions)
-    with sessions() as s:
-        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
-                    kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
-                    deadline=date(2026, 11, 20), status="planned"))
-        s.commit()
-    from tests.world import T0
-
-    c = Chat(sessions, None, now=[T0])  # type: ignore[arg-type]
-    c.core = Core(sessions, Settings(database_url="sqlite://"), clock=lambda: c.now[0])
-    return c, w
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -12,7 +12,7 @@ from bot.settings import Settings
 from conversations.messages import Address, Incoming
 from store.models import Conversation, OutboxMessage
 from store.reports.queries import find_jurisdiction
-from tests.integration.test_chat_core import Chat
+from tests.integration.chat_support import Chat
 from tests.unit.test_numbers import UNICODE_DIGITS
 from tests.world import build_world
 

@@ -24,7 +24,7 @@ from store.reports.timebank import export_timebank
 from store.roster.export import export_roster
 from store.roster.importer import import_roster
 from store.workbook import FORMULA_PREFIXES
-from tests.integration.test_chat_core import Chat, walk_checklist
+from tests.integration.chat_support import Chat, walk_checklist
 from tests.integration.test_report_every_answer import DOUBLED
 from tests.integration.test_roster_support import sample_rows, write_csv
 from tests.world import build_world
