@@ -60,6 +60,9 @@ class Settings(BaseSettings):
 
     # dashboard sessions
     web_secret: SecretStr | None = None
+    # GET /metrics: a bearer token a scraper on another host must send; unset, only this
+    # host may scrape
+    metrics_token: SecretStr | None = None
 
     # messages one chat may send (bot.chat.ratelimit): a burst, then a steady rate per
     # second; 0 turns the limit off

@@ -30,7 +30,9 @@ def build_app(core: Core, settings: Settings,
         # 503 makes WeChat and Telegram deliver the message again later: nothing is lost.
         return JSONResponse({"error": "database unavailable"}, status_code=503)
 
-    routes: list[BaseRoute] = [Route("/healthz", health), *metrics_routes(core.sessions)]
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    routes: list[BaseRoute] = [Route("/healthz", health),
+                               *metrics_routes(core.sessions, token)]
     for rs in route_sets:
         routes.extend(rs)
     app = Starlette(routes=routes, exception_handlers={DatabaseUnavailable: on_db_down})

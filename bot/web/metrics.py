@@ -10,6 +10,7 @@ No names, phones or ids: counts and ages only.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -78,8 +79,32 @@ def render_metrics(sessions: sessionmaker[Session], now: datetime | None = None)
     return generate_latest(REGISTRY) + generate_latest(scrape)
 
 
-def metrics_routes(sessions: sessionmaker[Session]) -> list[BaseRoute]:
-    async def metrics(_: Request) -> Response:
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def allowed(request: Request, token: str | None) -> Response | None:
+    """None when the scrape may go on, else the refusal. With VISITBOT_METRICS_TOKEN set,
+    a bearer token is required; without one, only this host may scrape: case counts by
+    severity and queue depths are nobody else's business."""
+    if token:
+        given = request.headers.get("authorization", "")
+        if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return None
+        return Response("metrics need Authorization: Bearer <VISITBOT_METRICS_TOKEN>\n",
+                        status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    host = request.client.host if request.client else ""
+    if host in LOOPBACK:
+        return None
+    return Response("metrics are served to this host only; set VISITBOT_METRICS_TOKEN to "
+                    "let a scraper elsewhere in\n", status_code=403)
+
+
+def metrics_routes(sessions: sessionmaker[Session], token: str | None = None
+                   ) -> list[BaseRoute]:
+    async def metrics(request: Request) -> Response:
+        refused = allowed(request, token)
+        if refused is not None:
+            return refused
         body = await asyncio.to_thread(render_metrics, sessions)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

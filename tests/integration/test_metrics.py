@@ -75,3 +75,26 @@ def test_metrics_show_the_queue_failures_and_deliveries(
                                (("kind", "alert"), ("priority", "0")))] >= 0
     text = "\n".join(f"{k} {v}" for k, v in after.items())
     assert "13912345678" not in text and "提醒" not in text
+
+
+def test_metrics_only_for_this_host_or_the_token(sessions: sessionmaker[Session]) -> None:
+    """Without VISITBOT_METRICS_TOKEN only a scraper on this host is served; with it, the
+    bearer token is required from anywhere, and a wrong one is refused."""
+    async def get(app, client: tuple[str, int], headers: dict[str, str]) -> httpx.Response:  # type: ignore[no-untyped-def]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=client),
+                                     base_url="http://t") as c:
+            return await c.get("/metrics", headers=headers)
+
+    open_ = build_app(Core(sessions, Settings(database_url="sqlite://")),
+                      Settings(database_url="sqlite://"))
+    here, there = ("127.0.0.1", 5000), ("203.0.113.9", 5000)
+    assert asyncio.run(get(open_, here, {})).status_code == 200
+    far = asyncio.run(get(open_, there, {}))
+    assert far.status_code == 403 and "VISITBOT_METRICS_TOKEN" in far.text
+    locked = Settings(database_url="sqlite://", metrics_token="s3cret-token")
+    app = build_app(Core(sessions, locked), locked)
+    for client in (here, there):
+        assert asyncio.run(get(app, client, {})).status_code == 401
+        assert asyncio.run(get(app, client, {"Authorization": "Bearer wrong"})).status_code == 401
+        ok = asyncio.run(get(app, client, {"Authorization": "Bearer s3cret-token"}))
+        assert ok.status_code == 200 and "visitbot_outbox_depth" in ok.text
