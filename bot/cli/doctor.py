@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from conversations.text import render
 
@@ -19,6 +21,7 @@ from conversations.text import render
 @click.command("doctor")
 def doctor_cmd() -> None:
     """Check policies, checklists and the roster for what would stop visits."""
+    from bot.alerts.case_escalation import undelivered_cases
     from bot.cli.app import cli_sessions
     from conversations.checklist import ChecklistError, available_checklists, load_checklist
     from scheduler.checks import (
@@ -40,13 +43,30 @@ def doctor_cmd() -> None:
         unknown = unloadable_policies(s)
         no_visitor = subjects_without_visitor(s, today)
         no_account = visitors_without_account(s, today)
+        undelivered = _undelivered(s, undelivered_cases(s, datetime.now(UTC)))
     blocking = sum(1 for found in (unknown, book.broken, broken_checklists,
-                                   no_visitor[0], no_account[0]) if found)
+                                   no_visitor[0], no_account[0], undelivered) if found)
     click.echo(render("doctor_report", today=today.isoformat(), unknown_policies=unknown,
                       known=book.names(), broken_files=sorted(book.broken.items()),
                       broken_checklists=broken_checklists, no_visitor=no_visitor,
-                      no_account=no_account, blocking=blocking))
+                      no_account=no_account, undelivered=undelivered, blocking=blocking))
     sys.exit(1 if blocking else 0)
+
+
+def _undelivered(s: Session, cases: list[tuple[int, int]]) -> list[dict[str, str]]:
+    """Open cases whose alert reached no officer in time: the words an operator reads."""
+    from store.labels import severity_label
+    from store.models import Case, Person
+
+    out = []
+    for case_id, _level in sorted(set(cases)):
+        case = s.get(Case, case_id)
+        if case is None:
+            continue
+        name = s.scalar(select(Person.name).where(Person.id == case.subject_id)) or ""
+        out.append({"id": str(case_id), "name": name,
+                    "severity": severity_label(case.severity)})
+    return out
 
 
 COMMANDS: list[click.Command] = [doctor_cmd]

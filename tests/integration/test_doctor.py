@@ -11,7 +11,7 @@ from sqlalchemy import update
 from bot.cli.doctor import doctor_cmd
 from bot.cli.main import main
 from store.db import make_engine, session_factory
-from store.models import Account, Assignment, Person, Subject
+from store.models import Account, Assignment, Case, OutboxMessage, Person, Subject
 
 
 def _run(db_url: str):  # type: ignore[no-untyped-def]
@@ -56,6 +56,20 @@ def test_doctor_names_problems_and_exits_nonzero(db_url: str) -> None:
         result = _run(db_url)
         assert result.exit_code == 0, result.output
         assert "未发现妨碍探访的问题" in result.output
+        # an emergency card refused for its only officer (a 403: blocked the bot) reached
+        # nobody: the operator is told, and the exit says something blocks work
+        with sessions() as s:
+            case = Case(subject_id=ids["甲"], kind="abuse", severity="emergency")
+            s.add(case)
+            s.flush()
+            s.add(OutboxMessage(idempotency_key=f"alert:1:{visitor.id}:0", platform="console",
+                                external_id="v", kind="alert", priority=0, status="failed",
+                                payload={"text": "预警", "fields": {"case_id": case.id}}))
+            s.commit()
+            case_id = case.id
+        result = _run(db_url)
+        assert result.exit_code == 1, result.output
+        assert f"个案 {case_id}（甲，紧急）" in result.output and "未能按时送达" in result.output
     finally:
         engine.dispose()
 
