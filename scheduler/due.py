@@ -343,8 +343,11 @@ def _close_abandoned(session: Session, policy: Policy, today: date, now: datetim
     for visit_id, visitor_id, due_on, name, conv_id, person_id, touched in rows:
         if touched is not None and _aware(touched) > idle:
             continue  # being filled in right now: the visitor may still file it (late)
+        # checked again in the UPDATE: a turn may have touched it since the SELECT
+        busy = exists(select(conv.c.id).where(conv.c.visit_id == visit_id,
+                                              conv.c.updated_at > idle))
         done = session.execute(update(VISITS).where(VISITS.c.id == visit_id,
-                                                    VISITS.c.status == "in_progress")
+                                                    VISITS.c.status == "in_progress", ~busy)
                                .values(status="missed"))
         if not done.rowcount:
             continue  # filed or closed meanwhile (another process's tick)
