@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import String, case, cast, exists, literal, or_, select
+from sqlalchemy import String, and_, case, cast, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
 from conversations.messages import Choice, Outgoing
@@ -56,11 +56,25 @@ def overdue_offsets(policy: Policy) -> list[int]:
     return list(range(1, last + 1, every))
 
 
-def _candidates(policy: Policy, today: date, lo: int, hi: int | None) -> Any:
-    """This policy's visits that need a word today, of visitors in (lo, hi]."""
+NEW_WITHIN = timedelta(hours=24)
+
+
+def _candidates(policy: Policy, today: date, lo: int, hi: int | None,
+                now: datetime) -> Any:
+    """This policy's visits that need a word today, of visitors in (lo, hi].
+
+    Besides the policy's days (window opens, N days before due, due, overdue), a visit
+    planned in the last 24 hours whose window had already opened (a subject whose tier
+    changed mid-period, a visitor assigned mid-period, a holiday visit planned late) is
+    named as new in the visitor's next digest: otherwise its first word could be the
+    overdue chase."""
     r = policy.reminders
     v = Visit.__table__
-    whens: list[tuple[Any, Any]] = []
+    # first, so that a visit planned late is never first heard of as overdue
+    whens: list[tuple[Any, Any]] = [
+        (and_(v.c.created_at >= now - NEW_WITHIN, v.c.created_at <= now,
+              v.c.window_opens < today),
+         literal("new", String))]
     if r.on_due:
         whens.append((v.c.due_on == today, literal("due", String)))
     over = [today - timedelta(days=d) for d in overdue_offsets(policy)]
@@ -148,7 +162,7 @@ def _digests(session: Session, policies: Iterable[Policy], today: date, now: dat
     for lo, hi in visitor_ranges(session):
         rows: list[tuple[Any, Policy]] = []
         for policy in pols:
-            q = _candidates(policy, today, lo, hi)
+            q = _candidates(policy, today, lo, hi, now)
             if q is not None:
                 rows.extend((row, policy) for row in session.execute(q))
         if not rows:
@@ -182,7 +196,8 @@ def _message(visitor_id: int, items: list[tuple[Any, Policy]], policy: Policy, t
         choices=choices,
         template="reminder",
         fields={"count": str(len(items)), "first_due": listed[0].due_on.isoformat()},
-        meta={"visit_ids": [row.id for row, _ in items]},
+        meta={"visit_ids": [row.id for row, _ in items],
+              "when": [row.when for row, _ in items]},
     )
     return {
         "idempotency_key": reminder_key(visitor_id, today),
