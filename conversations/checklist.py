@@ -26,10 +26,13 @@ SEVERITIES = ("watch", "high", "emergency")
 SEASONS = ("flood", "heating")
 FUTURE = ("forbid", "allow", "only")
 AUTO = ("visit_no",)
+# roster facts a filed answer changes (bot/chat/household.py): the text answer of such a
+# question names the household members who joined or left
+UPDATES = ("household_add", "household_remove")
 TOP_KEYS = {"name", "title", "issuer", "modes", "scales", "sections"}
 QUESTION_KEYS = {"id", "label", "type", "prompt", "options", "scale", "required", "kind",
                  "when", "min", "max", "integer", "unit", "max_length", "future", "auto",
-                 "risk_if", "risk", "risk_below", "risk_above", "hint"}
+                 "risk_if", "risk", "risk_below", "risk_above", "hint", "updates"}
 OPTION_KEYS = {"value", "label", "risk", "kind", "synonyms", "exclusive"}
 
 # answers, facts, mode, seasons → is the question asked?
@@ -79,6 +82,7 @@ class Question:
     risk_below: float | None = None
     risk_above: float | None = None
     hint: str | None = None
+    updates: str | None = None  # one of UPDATES: the roster fact a filed answer changes
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,7 +278,14 @@ def _question(raw: Any, section: str, source: str, scales: Mapping[str, Any],
         risk=_choice(raw.get("risk"), SEVERITIES, f"{where}: risk"),
         risk_below=_num(raw.get("risk_below"), f"{where}: risk_below"),
         risk_above=_num(raw.get("risk_above"), f"{where}: risk_above"),
-        hint=raw.get("hint"))
+        hint=raw.get("hint"), updates=_updates(raw.get("updates"), qtype, where))
+
+
+def _updates(value: Any, qtype: str, where: str) -> str | None:
+    value = _choice(value, UPDATES, f"{where}: updates")
+    if value is not None and qtype != "text":
+        raise ChecklistError(f"{where}: updates applies to a text question only")
+    return value  # type: ignore[no-any-return]
 
 
 def _options(raw: Mapping[str, Any], where: str, scales: Mapping[str, Any],

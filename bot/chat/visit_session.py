@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.alerts import cases, families
+from bot.chat import household
 from bot.chat.context import Turn
 from bot.chat.scope import is_assigned_visitor
 from conversations import buttons
@@ -354,6 +355,7 @@ def _file(turn: Turn, visit: Visit, ev: Filed) -> None:
             Visit.id != visit.id)
     ) or 0) + 1
     s.flush()
+    household.apply_changes(s, visit.subject_id, load_checklist(visit.policy), ev.answers)
     # emergencies were routed when answered; every other case gets one card listing all
     # of its findings
     cases.record_findings(s, turn.settings, visit=visit, now=turn.now,
