@@ -27,6 +27,7 @@ from scheduler.policy import (
     PolicyError,
     TierRule,
     current_period,
+    send_time,
 )
 from scheduler.policy_load import load_policy
 from scheduler.sql import (
@@ -360,7 +361,8 @@ def _close_abandoned(session: Session, policy: Policy, today: date, now: datetim
             session, person_id=person_id or visitor_id, kind="notice",
             key=f"expired:{visit_id}",
             payload=Outgoing(render("visit_expired", name=name, due=due_on.isoformat()),
-                             template="visit_expired").to_payload())
+                             template="visit_expired").to_payload(),
+            not_before=send_time(policy, now))  # a tick at night does not wake anyone
     return closed
 
 
