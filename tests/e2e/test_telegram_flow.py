@@ -270,7 +270,7 @@ def test_visit_over_telegram(world: World) -> None:
     assert not buttons(fake.message(VISITOR, reminder["message_id"])), "keyboard left live"
 
     # -- the whole checklist: buttons mostly, some typed, a photo where asked for
-    typed = pressed = photos = in_place = 0
+    typed = pressed = photos = in_place = moved_on = 0
     last_text, repeats = "", 0
     for step in range(MAX_STEPS):
         with w.sessions() as s:
@@ -290,10 +290,16 @@ def test_visit_over_telegram(world: World) -> None:
             w.press(visitor, message, data)
             after = fake.message(VISITOR, message["message_id"])
             assert after is not None and before is not None
-            if buttons(after):  # the same question again (a toggle): edited in place
+            if after["text"].startswith("✅ 上一题 "):
+                # the next question in the pressed one's place, by webhook answer or
+                # from the outbox, with what was chosen on its first line
+                assert after.get("edit_date") and after["text"] != before["text"]
+                assert fake.last_message(VISITOR) == after, "the next question came anew"
+                moved_on += 1
+            elif buttons(after):  # the same question again (a toggle): edited in place
                 assert after.get("edit_date") and after != before
                 in_place += 1
-            else:
+            else:  # the review, the record filed: a new message, the pressed one retired
                 assert f"已选：{label}" in after["text"] or data.startswith("c:")
             pressed += 1
         else:
@@ -307,6 +313,7 @@ def test_visit_over_telegram(world: World) -> None:
         case = s.scalars(select(Case).where(Case.subject_id == subject_id)
                          .order_by(Case.id)).first()
     assert pressed > 10 and typed and photos == 1, (pressed, typed, photos)
+    assert moved_on > 5, moved_on
     assert photo and str(photo["photo"]).startswith("photo-")
     assert case is not None, "the gas-safety answer opened no case"
 
@@ -330,8 +337,11 @@ def test_visit_over_telegram(world: World) -> None:
     status = fake.last_message(CHILD)["text"]  # type: ignore[index]
     assert visit.visited_on is not None and visit.visited_on.isoformat() in status
 
-    # -- every button press was acknowledged, and every update processed once
-    assert w.pressed and all(fake.answered(q) for q in w.pressed)
+    # -- every button press was acknowledged (without the reply waiting for it), once,
+    # and every update processed once
+    fake.wait_for(lambda: all(fake.answered(q) for q in w.pressed), what="acknowledgements")
+    assert w.pressed and sorted(c.params["callback_query_id"]
+                                for c in fake.sent("answerCallbackQuery")) == sorted(w.pressed)
     with w.sessions() as s:
         seen = s.scalar(select(func.count()).select_from(InboundSeen).where(
             InboundSeen.platform == "telegram"))
