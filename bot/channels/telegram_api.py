@@ -188,13 +188,14 @@ class TelegramApi:
             self._bots[loop] = bot
         return bot
 
-    def ack(self, query_id: str) -> None:
+    def ack(self, query_id: str) -> asyncio.Task[None]:
         """Acknowledge a button press (answerCallbackQuery) without waiting for it: the
         client shows a spinner until it comes, and nothing else waits on it. A failure is
         logged at WARNING; a stopping server waits for those under way (`acks_settled`)."""
         task = asyncio.ensure_future(self._ack(query_id))
         _acks.add(task)
         task.add_done_callback(_acks.discard)
+        return task
 
     async def _ack(self, query_id: str) -> None:
         # A plain keep-alive POST: python-telegram-bot's request and result objects cost
