@@ -7,6 +7,7 @@ the server goes on serving.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -273,3 +274,21 @@ def test_webhook_needs_a_secret_and_none_in_polling_mode() -> None:
         webhook_routes(core, settings().model_copy(update={
             "telegram_webhook_secret": "spaces are not allowed"}))
     assert webhook_routes(core, settings(telegram_mode="polling")) == []
+
+
+def test_a_failed_acknowledgement_is_logged_and_the_reply_still_given(
+        bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    visitor, visit_id = bind_visitor(bot)
+    chat = {"id": VISITOR, "type": "private"}
+    bare = {"message_id": 999_999, "date": 0, "text": "旧消息", "chat": chat}
+    bot.fake.fail("answerCallbackQuery", 500)
+    with caplog.at_level(logging.WARNING, logger="bot.channels.telegram_api"):
+        visitor.press(bare, f"start:{visit_id}")
+        assert visitor.last is not None and visitor.last.status_code == 200
+        assert visitor.last.json()["method"] == "sendMessage"  # the introduction
+        bot.fake.wait_for(lambda: any("answerCallbackQuery" in r.getMessage()
+                                      for r in caplog.records), what="the warning")
+    failed = bot.fake.sent("answerCallbackQuery", ok_only=False)
+    assert len(failed) == 1 and not failed[0].ok
+    assert all(r.levelno == logging.WARNING for r in caplog.records
+               if "answerCallbackQuery" in r.getMessage())
