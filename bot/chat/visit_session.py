@@ -308,6 +308,9 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult,
     # what was chosen at its top, so no keyboard is left behind to retire.
     answered = (_answered(checklist, before, result) if own_press and not in_place
                 and seq_before != result.state.get("seq") else None)
+    if in_place:
+        # a toggle keeps the line about the question before, which the message showed
+        answered = _answered_before(checklist, before)
     for i, reply in enumerate(result.replies):
         # the text already says how to answer each choice by typing: a channel that
         # shows no buttons must not number the choices again (their numbers would
@@ -357,6 +360,22 @@ def _answered(checklist: Checklist, before: dict[str, Any], result: StepResult
     except (KeyError, IndexError):
         return None
     return {"question": name, "display": display}
+
+
+def _answered_before(checklist: Checklist, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The question answered (or skipped) just before the one asked now, as `_answered`
+    gives it; None while an answer is being changed from the review, or at the first."""
+    history, cur = state.get("history") or [], state.get("cur")
+    if state.get("editing") or not history or history[-1] in (cur, REVIEW):
+        return None
+    asked = history[-1]
+    display = (state.get("displays") or {}).get(asked)
+    if display is None and asked not in (state.get("skipped") or ()):
+        return None
+    try:
+        return {"question": title(checklist, asked), "display": display}
+    except (KeyError, IndexError):
+        return None
 
 
 def _store_answer(s: Session, visit: Visit, ev: AnswerSet, turn: Turn) -> None:

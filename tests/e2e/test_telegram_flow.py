@@ -224,6 +224,12 @@ def answer_for(message: dict[str, Any], repeats: int) -> tuple[str, str | None]:
     return fallbacks[min(repeats, len(fallbacks) - 1)], None
 
 
+def question_of(message: dict[str, Any]) -> str:
+    """A question's text, less the line on top saying what was chosen at the one before."""
+    text = str(message.get("text", ""))
+    return text.split("\n\n", 1)[-1] if text.startswith("✅ 上一题 ") else text
+
+
 def test_visit_over_telegram(world: World) -> None:
     w, fake = world, world.fake
     visitor_id, subject_id, officer_id, child_id = cast(w.sessions)
@@ -292,10 +298,10 @@ def test_visit_over_telegram(world: World) -> None:
             w.press(visitor, message, data)
             after = fake.message(VISITOR, message["message_id"])
             assert after is not None and before is not None
-            if after["text"].startswith("✅ 上一题 "):
+            if buttons(after) and question_of(after) != question_of(before):
                 # the next question in the pressed one's place, by webhook answer or
                 # from the outbox, with what was chosen on its first line
-                assert after.get("edit_date") and after["text"] != before["text"]
+                assert after.get("edit_date") and after["text"].startswith("✅ 上一题 ")
                 assert fake.last_message(VISITOR) == after, "the next question came anew"
                 moved_on += 1
             elif buttons(after):  # the same question again (a toggle): edited in place
@@ -487,6 +493,7 @@ def test_a_checklist_walked_by_buttons_is_one_message_edited_in_place(
     messages, the pressed one's keyboard retired."""
     from conversations import checklist as checklist_mod
     from conversations.checklist import PACKAGED
+    from store.models import Conversation
 
     text = (PACKAGED / "linzi-2022.yaml").read_text(encoding="utf-8")
     required = "        type: text\n      # 时间银行"
@@ -515,6 +522,11 @@ def test_a_checklist_walked_by_buttons_is_one_message_edited_in_place(
     def live() -> list[dict[str, Any]]:
         return [m for m in fake.messages(VISITOR) if buttons(m)]
 
+    def asked() -> str:
+        with w.sessions() as s:
+            return str(s.scalars(select(Conversation.state).where(
+                Conversation.visit_id == visit_id)).one()["cur"])
+
     def press_for(message: dict[str, Any]) -> str:
         shown = buttons(message)
         confirm = [d for d, _ in shown if d.startswith("c:confirm:")]
@@ -533,21 +545,25 @@ def test_a_checklist_walked_by_buttons_is_one_message_edited_in_place(
                 break
         question = fake.last_message(VISITOR)
         assert question is not None and live() == [question], "more than one live keyboard"
-        count = len(fake.messages(VISITOR))
+        count, was = len(fake.messages(VISITOR)), asked()
         data = press_for(question)
         w.press(visitor, question, data)
         after = fake.message(VISITOR, question["message_id"])
         assert after is not None and after.get("edit_date"), "the pressed message is as it was"
         if data.startswith("c:confirm:"):
             continue  # filed: checked below
-        if buttons(after) and after["text"].startswith("✅ 上一题 "):
-            # the next question, in the pressed message's place: nothing new in the chat
+        if buttons(after) and asked() != was:
+            # the next question, in the pressed message's place, with what was chosen on
+            # its first line: nothing new in the chat
+            assert after["text"].startswith("✅ 上一题 "), after["text"]
             assert buttons(after) != buttons(question), after["text"]
             assert len(fake.messages(VISITOR)) == count
             moved += 1
         elif buttons(after):
-            # a multi-choice option toggled: the same question, edited in place
+            # a multi-choice option toggled: the same question, edited in place, still
+            # saying what was chosen at the one before
             assert ":done:" not in data and "✓ " in str(buttons(after)), after["text"]
+            assert after["text"].startswith("✅ 上一题 "), after["text"]
             assert len(fake.messages(VISITOR)) == count
             toggled += 1
         else:
