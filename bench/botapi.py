@@ -85,7 +85,8 @@ class BotApi:
     # -- the visitors' side
     def expect(self, chat_id: int) -> asyncio.Future[dict[str, Any]]:
         """A future for the bot's next question in this chat: a message with live buttons,
-        new or edited in place (a keyboard taken away is not one); see _arrived."""
+        new or edited in place (a keyboard taken away is not one, a pressed question
+        turned into the next one is); see _arrived."""
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[chat_id] = fut
         return fut
@@ -149,8 +150,10 @@ class BotApi:
     def _m_editMessageText(self, p: dict[str, Any]) -> dict[str, Any] | None:
         msg = self._find(p)
         if msg is not None:
-            msg["text"] = str(p.get("text") or "")
-            self._edited(msg, p.get("reply_markup"))
+            old, msg["text"] = msg.get("text", ""), str(p.get("text") or "")
+            # a new text, not the old one with the choice appended (a retired keyboard),
+            # is a message of its own even without buttons: the next question, in place
+            self._edited(msg, p.get("reply_markup"), anew=not msg["text"].startswith(old))
         return msg
 
     def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> dict[str, Any] | None:
@@ -162,10 +165,10 @@ class BotApi:
     def _find(self, p: dict[str, Any]) -> dict[str, Any] | None:
         return self.chats.get(int(p["chat_id"]), {}).get(int(p.get("message_id") or 0))
 
-    def _edited(self, msg: dict[str, Any], markup: Any) -> None:
+    def _edited(self, msg: dict[str, Any], markup: Any, anew: bool = False) -> None:
         _set_markup(msg, markup)
         msg["edit_date"] = int(time.time())
-        if live_buttons(msg):
+        if live_buttons(msg) or anew:
             self._arrived(msg["chat"]["id"], msg)
 
     def _arrived(self, chat_id: int, msg: dict[str, Any]) -> None:

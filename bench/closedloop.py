@@ -6,9 +6,10 @@ answering, through the whole path including the dispatcher.
 This process plays both sides Telegram stands between: the Bot API (the fake server of
 tests/fakes, speaking its real JSON, in a thread here) and the visitors. `visitbot run
 --channel telegram --no-tick` registers its webhook with the fake, so every update goes
-fake → webhook, and whatever the bot says (in the webhook's response, or later by the
-outbox dispatcher, or by API: callback answers, retired keyboards) lands in the fake's
-chat. Each visitor opens 待访, presses the first start button, and answers whatever is
+fake → webhook, and whatever the bot says (in the webhook's response, most often the
+next question as an edit of the pressed one, or later by the outbox dispatcher, or by
+API: callback answers, retired keyboards) lands in the fake's chat. Each visitor opens
+待访, presses the first start button, and answers whatever is
 asked, pressing buttons as a hurried visitor does (the first answer, 完成 on a
 multi-choice, 确认 at the end) and typing where there are none; a visitor who files
 starts the next visit. Latency is from the update's delivery to the next question in
@@ -70,8 +71,11 @@ def snapshot(fake: Any, chat: int) -> tuple[int, str, str]:
 
 def answered(before: tuple[int, str, str], now: tuple[int, str, str]) -> bool:
     """The next question is in the chat: a new message, or the last one edited in place
-    with live buttons (a toggle). A pressed message losing its keyboard is not it."""
-    return now[0] > before[0] or (now != before and now[2] not in ("null", "{}"))
+    with live buttons (a toggle, or the next question in the pressed one's place), or to
+    a new text (the next question, one without buttons). A pressed message losing its
+    keyboard, its choice appended to its text, is not it."""
+    return now[0] > before[0] or (now != before and now[2] not in ("null", "{}")) or (
+        now[1] != before[1] and not now[1].startswith(before[1]))
 
 
 class Visitor:

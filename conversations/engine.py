@@ -647,9 +647,18 @@ def _match_mode(cl: Checklist, text: str, ctx: Context) -> str | None:
     return None
 
 
+_TITLES = {MODE: "探访方式", DATE: "探访日期"}
+
+
+def title(cl: Checklist, qid: str) -> str:
+    """What an ask is called where its answer is shown (the review, a confirmation):
+    the question's label on the paper form."""
+    return _TITLES.get(qid) or cl.question(qid).label
+
+
 def _review_items(cl: Checklist, st: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    items = [(MODE, "探访方式", st["displays"].get(MODE, "")),
-             (DATE, "探访日期", st["displays"].get(DATE, ""))]
+    items = [(MODE, title(cl, MODE), st["displays"].get(MODE, "")),
+             (DATE, title(cl, DATE), st["displays"].get(DATE, ""))]
     for q in cl.questions:
         if q.id in st["answers"] and not q.auto:
             items.append((q.id, q.label, st["displays"].get(q.id, "")))

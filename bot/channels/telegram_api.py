@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 
+import httpx
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
@@ -27,7 +28,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.settings import Settings
-from conversations.messages import Choice, SendResult
+from conversations.messages import Choice, Outgoing, SendResult
 from conversations.text import render
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ NETWORK_RETRY_AFTER = 5.0  # 5xx and connection errors: Telegram is usually back
 BAD_TOKEN_RETRY_AFTER = 300.0  # a configuration error: keep the message, retry slowly
 SHORT_LABEL = 6  # labels this short share a keyboard row (是/否, 今天/昨天)
 ROW_MAX = 3
+ACK_SETTLE = 5.0  # seconds a stopping server gives the acknowledgements still under way
+# acknowledgements under way (fire and forget, but never dropped: see TelegramApi.ack)
+_acks: set[asyncio.Task[None]] = set()
 
 
 def secret(value: object) -> str | None:
@@ -75,6 +79,21 @@ def keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
         else:
             rows.append([button])
     return InlineKeyboardMarkup(rows)
+
+
+def shown_text(message: Outgoing, markup: InlineKeyboardMarkup | None, *,
+               edit: bool = False) -> str:
+    """The text Telegram shows: the head above buttons (the options are the buttons),
+    and, when the message replaces the pressed question it follows, what was chosen
+    there at its top (the core's `answered`)."""
+    text = str(message.meta.get("head") or message.text) if markup is not None \
+        else message.text
+    answered = message.meta.get("answered")
+    if edit and isinstance(answered, dict) and answered.get("question"):
+        display = answered.get("display")
+        return render("tg_answered", text=text, question=str(answered["question"]),
+                      label=str(display or ""), skipped=display is None)
+    return text
 
 
 def split_text(text: str, limit: int = TEXT_MAX_CHARS) -> list[str]:
@@ -147,6 +166,8 @@ class TelegramApi:
         self.poll_timeout = poll_timeout
         self._bots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bot] = (
             weakref.WeakKeyDictionary())
+        self._plain: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary())
 
     def bot(self) -> Bot:
         loop = asyncio.get_running_loop()
@@ -167,6 +188,42 @@ class TelegramApi:
             self._bots[loop] = bot
         return bot
 
+    def ack(self, query_id: str) -> asyncio.Task[None]:
+        """Acknowledge a button press (answerCallbackQuery) without waiting for it: the
+        client shows a spinner until it comes, and nothing else waits on it. A failure is
+        logged at WARNING; a stopping server waits for those under way (`acks_settled`)."""
+        task = asyncio.ensure_future(self._ack(query_id))
+        _acks.add(task)
+        task.add_done_callback(_acks.discard)
+        return task
+
+    async def _ack(self, query_id: str) -> None:
+        # A plain keep-alive POST: python-telegram-bot's request and result objects cost
+        # more CPU than this call is worth, on every press. Same base URL and token.
+        try:
+            resp = await self._plain_client().post(
+                f"{self.bot().base_url}/answerCallbackQuery",
+                json={"callback_query_id": query_id})
+            ok = resp.status_code == 200 and resp.json().get("ok") is True
+            why = "" if ok else f"{resp.status_code} {resp.text[:200]}"
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        if not ok:
+            # a redelivered update's query was answered the first time; any other
+            # failure left the visitor's button spinning
+            log.warning("telegram answerCallbackQuery %s failed: %s", query_id, why)
+
+    def _plain_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._plain.get(loop)
+        if client is None:
+            t = self.timeout
+            client = httpx.AsyncClient(timeout=httpx.Timeout(t),
+                                       limits=httpx.Limits(max_connections=64,
+                                                           max_keepalive_connections=64))
+            self._plain[loop] = client
+        return client
+
     async def username(self) -> str | None:
         """The bot's username (getMe), for t.me links; None when Telegram cannot say."""
         try:
@@ -183,3 +240,14 @@ class TelegramApi:
         except TelegramError as exc:
             log.error("telegram setMyCommands failed: %s", exc)
             return False
+
+
+async def acks_settled(timeout: float = ACK_SETTLE) -> None:
+    """Wait (a while) for the acknowledgements still under way on this loop."""
+    loop = asyncio.get_running_loop()
+    mine = [t for t in _acks if t.get_loop() is loop and not t.done()]
+    if mine:
+        _done, late = await asyncio.wait(mine, timeout=timeout)
+        if late:
+            log.warning("%d telegram answerCallbackQuery calls still under way at stop",
+                        len(late))

@@ -21,6 +21,7 @@ from bot.channels.telegram_api import (
     TelegramApi,
     keyboard,
     result_for,
+    shown_text,
     split_text,
 )
 from bot.settings import Settings
@@ -56,19 +57,21 @@ class TelegramChannel:
 
     async def _deliver(self, chat_id: int, message: Outgoing, markup: Any) -> Message | None:
         bot = self.api.bot()
-        if markup is not None and message.meta.get("head"):
-            # the buttons are the options: not listed in the text as well
-            message = replace(message, text=str(message.meta["head"]))
         edit_id = message.meta.get("edit_message_id")
-        if edit_id:
+        if edit_id and not message.attachment:
             try:
-                edited = await bot.edit_message_text(message.text, chat_id=chat_id,
+                # the next question (with what was chosen at the pressed one on top), or
+                # the same one after a toggle, in the pressed message's place
+                edited = await bot.edit_message_text(shown_text(message, markup, edit=True),
+                                                     chat_id=chat_id,
                                                      message_id=int(edit_id),
                                                      reply_markup=markup)
                 return edited if isinstance(edited, Message) else None
             except BadRequest as exc:
-                # the message to edit is gone or too old: say it anew instead
+                # the message to edit is gone, or the text too long: say it anew instead
                 log.info("telegram edit of %s failed (%s): sending anew", edit_id, exc)
+        # the buttons are the options: not listed in the text as well
+        message = replace(message, text=shown_text(message, markup))
         chunks = split_text(message.text)
         if message.attachment:
             path = Path(message.attachment)

@@ -2,13 +2,15 @@
 
 Acknowledging a button press (answerCallbackQuery) and retiring the pressed message's
 keyboard are not messages: they are done here, by API, and not through the outbox. The
-replies the core writes are messages and go through the outbox (the first one may ride
-back in the webhook's HTTP response).
+acknowledgement is sent for every press without waiting for it. The replies the core
+writes are messages and go through the outbox (the first one may ride back in the
+webhook's HTTP response). When the core says its reply takes the pressed message's place
+(the next question of the same checklist, or the same one again after a toggle), that
+reply edits the pressed message and there is no keyboard left to retire.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -53,44 +55,40 @@ class UpdateHandler:
         if isinstance(parsed, Ignore):
             log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
             if parsed.pressed is not None:
-                await self.answer(parsed.pressed)
+                self.answer(parsed.pressed)
             return Done()
         return await self._run_core(parsed, inline)
 
     async def _run_core(self, parsed: Parsed, inline: bool) -> Done:
         pressed = parsed.pressed
-        # The client shows a spinner until the query is answered: answer while the core
-        # works, whatever it decides.
-        answering = asyncio.ensure_future(self.answer(pressed)) if pressed else None
-        try:
-            handled = await hand_to_core(self.core, parsed.incoming, inline=inline)
-        finally:
-            if answering is not None:
-                await answering
+        if pressed is not None:
+            # The client shows a spinner until the query is answered: answer at once,
+            # whatever the core decides, and do not wait for it.
+            self.answer(pressed)
+        handled = await hand_to_core(self.core, parsed.incoming, inline=inline)
         chat_id = int(parsed.incoming.address.external_id)
         out: Outgoing | None = getattr(handled, "inline", None)
+        in_place = pressed if (pressed is not None and out is not None
+                               and edits_pressed(pressed, out)) else None
         if getattr(handled, "duplicate", False):
             # a webhook retry after a lost response gets the first delivery's reply again
+            # (an edit of the pressed message again: the first one may never have landed)
             log.info("telegram update %s seen before: skipped", parsed.incoming.msg_id)
-            return Done(chat_id=chat_id, reply=out, duplicate=True)
+            return Done(chat_id=chat_id, reply=out, in_place=in_place, duplicate=True)
         replies: tuple[Outgoing, ...] = tuple(getattr(handled, "replies", ()) or ())
         if pressed is not None:
             if any(edits_pressed(pressed, r) for r in replies):
-                # the core asks the pressed question again in its place (a multi-choice
-                # toggle): the reply edits it, by webhook answer or from the outbox
-                in_place = pressed if out is not None and edits_pressed(pressed, out) else None
+                # the core puts its reply in the pressed message's place (the next
+                # question, or the same one after a multi-choice toggle): the reply edits
+                # it, by webhook answer or from the outbox
                 return Done(chat_id=chat_id, reply=out, in_place=in_place)
             # a refused (expired) press stored nothing: do not show its label as chosen
             refused = any(r.meta.get("button_refused") for r in replies)
             await self.retire_keyboard(pressed, chosen=not refused)
         return Done(chat_id=chat_id, reply=out)
 
-    async def answer(self, pressed: Pressed) -> None:
-        try:
-            await self.api.bot().answer_callback_query(pressed.query_id)
-        except TelegramError as exc:
-            # a redelivered update's query was answered the first time
-            log.info("telegram answerCallbackQuery %s failed: %s", pressed.query_id, exc)
+    def answer(self, pressed: Pressed) -> None:
+        self.api.ack(pressed.query_id)
 
     async def retire_keyboard(self, pressed: Pressed, *, chosen: bool = True) -> None:
         """Show what was chosen (unless the press was refused) and take the buttons away,
@@ -117,7 +115,9 @@ class UpdateHandler:
 
 
 def edits_pressed(pressed: Pressed, out: Outgoing) -> bool:
-    """Whether the reply replaces the message whose button was pressed (the core says so
-    with `edit_message_id`, when it asks the same question at the same ask again)."""
-    return (pressed.message_id is not None and not out.attachment
+    """Whether the reply replaces the message whose button was pressed: the core says so
+    with `edit_message_id` (the same question asked again at the same ask, or the next
+    question after an answer), and the pressed message is a text one can edit."""
+    return (pressed.message_id is not None and pressed.text is not None
+            and not out.attachment
             and out.meta.get("edit_message_id") == pressed.message_id)

@@ -19,7 +19,12 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 
-from bot.channels.telegram_api import ALLOWED_UPDATES, TelegramApi, retry_after_seconds
+from bot.channels.telegram_api import (
+    ALLOWED_UPDATES,
+    TelegramApi,
+    acks_settled,
+    retry_after_seconds,
+)
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import HandlesIncoming, UpdateHandler
 from bot.settings import Settings
@@ -76,6 +81,7 @@ async def run_polling(core: HandlesIncoming, settings: Settings, stop: asyncio.E
             offset = update.update_id + 1
         if offset != kept and offset is not None:
             kept = offset if await _keep_offset(sessions, cursor, offset) else kept
+    await acks_settled()  # button presses acknowledged but not yet sent
     log.info("telegram long polling stopped")
 
 

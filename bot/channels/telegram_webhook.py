@@ -4,8 +4,9 @@ A request without the secret token we gave setWebhook is refused (403) before it
 is read; a body that is not an update is 400. The database being down is 503, so
 Telegram delivers the update again later; every other outcome is 200, or Telegram
 would repeat an update we can never handle. The first reply rides back in the HTTP
-response as a Bot API method call (sendMessage, or editMessageText when the pressed
-question is asked again), its outbox row already marked sent by the core.
+response as a Bot API method call (sendMessage, or editMessageText of the pressed
+message when the reply takes its place: the next question, with what was chosen at its
+top, or the same question after a toggle), its outbox row already marked sent by the core.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bot.channels.telegram_api import (
     TelegramApi,
     keyboard,
     secret,
+    shown_text,
 )
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
@@ -143,7 +145,9 @@ def method_call(chat_id: int, out: Outgoing, *, edit_message_id: int | None = No
     except CallbackTooLong as exc:
         log.error("telegram reply refused: %s", exc)
         return None
-    text = str(out.meta.get("head") or out.text) if markup is not None else out.text
+    text = shown_text(out, markup, edit=edit_message_id is not None)
+    if len(text) > TEXT_MAX_CHARS:
+        return None
     body: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "text": text}
     if edit_message_id is not None:
         body["method"] = "editMessageText"

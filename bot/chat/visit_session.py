@@ -21,8 +21,9 @@ from bot.chat import household
 from bot.chat.context import Turn
 from bot.chat.scope import is_assigned_visitor
 from conversations import buttons
-from conversations.checklist import load_checklist
+from conversations.checklist import Checklist, load_checklist
 from conversations.engine import (
+    REVIEW,
     AnswerCleared,
     AnswerSet,
     ButtonRefused,
@@ -37,6 +38,7 @@ from conversations.engine import (
     ask_again,
     start,
     step,
+    title,
 )
 from conversations.messages import Choice, Outgoing
 from conversations.text import render
@@ -198,7 +200,7 @@ def start_visit(turn: Turn, visit_id: int) -> None:
     visit.status = "in_progress"
     visit.visitor_id = turn.person.id
     s.flush()
-    _apply(turn, conv, visit, result)
+    _apply(turn, conv, visit, result, checklist)
 
 
 def continue_visit(turn: Turn, open_: OpenVisit, inbound: Inbound) -> None:
@@ -247,7 +249,7 @@ def _run(turn: Turn, conv: Conversation, visit: Visit, inbound: Inbound) -> None
     checklist = load_checklist(conv.checklist)
     result = step(conv.state, inbound, checklist, _conversation_context(turn, conv, visit),
                   turn.now)
-    _apply(turn, conv, visit, result)
+    _apply(turn, conv, visit, result, checklist)
 
 
 _CONVERSATIONS = Conversation.__table__
@@ -274,9 +276,11 @@ def _save_state(turn: Turn, conv: Conversation, state: dict[str, Any]) -> None:
         set_committed_value(conv, key, value)
 
 
-def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> None:
+def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult,
+           checklist: Checklist) -> None:
     s = turn.session
-    seq_before = (conv.state or {}).get("seq")
+    before = conv.state or {}
+    seq_before = before.get("seq")
     _save_state(turn, conv, result.state)
     for event in result.events:
         if isinstance(event, AnswerSet):
@@ -303,10 +307,19 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> 
     # A press that leaves the same ask open (a multi-choice toggle) is shown by editing
     # the pressed message, not by a new copy of the question under it.
     pressed = buttons.parse(turn.incoming.choice or "")
-    in_place = (answered_msg is not None and pressed is not None
-                and pressed.ref == button_ref(visit.id)
-                and not refused and len(result.replies) == 1
-                and bool(result.replies[0].choices) and seq_before == result.state.get("seq"))
+    own_press = (answered_msg is not None and pressed is not None
+                 and pressed.ref == button_ref(visit.id) and not refused
+                 and len(result.replies) == 1)
+    in_place = (own_press and bool(result.replies[0].choices)
+                and seq_before == result.state.get("seq"))
+    # A press that answered (or skipped) the question it was under and moved on to the
+    # next question of this checklist: the pressed message becomes that question, with
+    # what was chosen at its top, so no keyboard is left behind to retire.
+    answered = (_answered(checklist, before, result) if own_press and not in_place
+                and seq_before != result.state.get("seq") else None)
+    if in_place:
+        # a toggle keeps the line about the question before, which the message showed
+        answered = _answered_before(checklist, before)
     for i, reply in enumerate(result.replies):
         # the text already says how to answer each choice by typing: a channel that
         # shows no buttons must not number the choices again (their numbers would
@@ -316,8 +329,10 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> 
             meta["head"] = reply.head
         if answered_msg and i == 0:
             meta["answered_message_id"] = answered_msg
-        if in_place:
+        if in_place or answered is not None:
             meta["edit_message_id"] = answered_msg
+        if answered is not None:
+            meta["answered"] = answered
         if refused and i == 0:
             # the channel must not show the pressed button as chosen: nothing was stored
             meta["button_refused"] = True
@@ -327,6 +342,49 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult) -> 
             callback_prefix=reply.key,
             meta=meta,
         ))
+
+
+def _answered(checklist: Checklist, before: dict[str, Any], result: StepResult
+              ) -> dict[str, Any] | None:
+    """What a step that moved from one question to the next did to the first one, for
+    the channel to show above the next (`question`: its title; `display`: the answer
+    stored, None when it was skipped); None for any other step (the review, filing, a
+    pause, an answer that also raised an alarm …)."""
+    after = result.state
+    asked, cur = before.get("cur"), after.get("cur")
+    reply = result.replies[0]
+    if (not isinstance(asked, str) or asked == REVIEW or cur in (asked, REVIEW)
+            or reply.key != cur or after.get("status") != "active"
+            or before.get("status") != "active"):
+        return None
+    display: str | None = None
+    for event in result.events:
+        if isinstance(event, AnswerSet) and event.question_id == asked:
+            display = event.display
+    if display is None and not (asked in after.get("skipped", ())
+                                and asked not in before.get("skipped", ())):
+        return None
+    try:
+        name = title(checklist, asked)
+    except (KeyError, IndexError):
+        return None
+    return {"question": name, "display": display}
+
+
+def _answered_before(checklist: Checklist, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The question answered (or skipped) just before the one asked now, as `_answered`
+    gives it; None while an answer is being changed from the review, or at the first."""
+    history, cur = state.get("history") or [], state.get("cur")
+    if state.get("editing") or not history or history[-1] in (cur, REVIEW):
+        return None
+    asked = history[-1]
+    display = (state.get("displays") or {}).get(asked)
+    if display is None and asked not in (state.get("skipped") or ()):
+        return None
+    try:
+        return {"question": title(checklist, asked), "display": display}
+    except (KeyError, IndexError):
+        return None
 
 
 def _store_answer(s: Session, visit: Visit, ev: AnswerSet, turn: Turn) -> None:

@@ -84,6 +84,10 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
         await server.serve(sockets=[sock] if sock is not None else None)
     finally:
         stop.set()
+        if "telegram" in names:
+            from bot.channels.telegram_api import acks_settled
+
+            await acks_settled()  # button presses acknowledged but not yet sent
         await app.core.aclose()
         if runner is not None:
             runner.shutdown(wait=False)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -222,6 +224,12 @@ def answer_for(message: dict[str, Any], repeats: int) -> tuple[str, str | None]:
     return fallbacks[min(repeats, len(fallbacks) - 1)], None
 
 
+def question_of(message: dict[str, Any]) -> str:
+    """A question's text, less the line on top saying what was chosen at the one before."""
+    text = str(message.get("text", ""))
+    return text.split("\n\n", 1)[-1] if text.startswith("✅ 上一题 ") else text
+
+
 def test_visit_over_telegram(world: World) -> None:
     w, fake = world, world.fake
     visitor_id, subject_id, officer_id, child_id = cast(w.sessions)
@@ -270,7 +278,7 @@ def test_visit_over_telegram(world: World) -> None:
     assert not buttons(fake.message(VISITOR, reminder["message_id"])), "keyboard left live"
 
     # -- the whole checklist: buttons mostly, some typed, a photo where asked for
-    typed = pressed = photos = in_place = 0
+    typed = pressed = photos = in_place = moved_on = 0
     last_text, repeats = "", 0
     for step in range(MAX_STEPS):
         with w.sessions() as s:
@@ -290,10 +298,16 @@ def test_visit_over_telegram(world: World) -> None:
             w.press(visitor, message, data)
             after = fake.message(VISITOR, message["message_id"])
             assert after is not None and before is not None
-            if buttons(after):  # the same question again (a toggle): edited in place
+            if buttons(after) and question_of(after) != question_of(before):
+                # the next question in the pressed one's place, by webhook answer or
+                # from the outbox, with what was chosen on its first line
+                assert after.get("edit_date") and after["text"].startswith("✅ 上一题 ")
+                assert fake.last_message(VISITOR) == after, "the next question came anew"
+                moved_on += 1
+            elif buttons(after):  # the same question again (a toggle): edited in place
                 assert after.get("edit_date") and after != before
                 in_place += 1
-            else:
+            else:  # the review, the record filed: a new message, the pressed one retired
                 assert f"已选：{label}" in after["text"] or data.startswith("c:")
             pressed += 1
         else:
@@ -307,6 +321,7 @@ def test_visit_over_telegram(world: World) -> None:
         case = s.scalars(select(Case).where(Case.subject_id == subject_id)
                          .order_by(Case.id)).first()
     assert pressed > 10 and typed and photos == 1, (pressed, typed, photos)
+    assert moved_on > 5, moved_on
     assert photo and str(photo["photo"]).startswith("photo-")
     assert case is not None, "the gas-safety answer opened no case"
 
@@ -330,8 +345,11 @@ def test_visit_over_telegram(world: World) -> None:
     status = fake.last_message(CHILD)["text"]  # type: ignore[index]
     assert visit.visited_on is not None and visit.visited_on.isoformat() in status
 
-    # -- every button press was acknowledged, and every update processed once
-    assert w.pressed and all(fake.answered(q) for q in w.pressed)
+    # -- every button press was acknowledged (without the reply waiting for it), once,
+    # and every update processed once
+    fake.wait_for(lambda: all(fake.answered(q) for q in w.pressed), what="acknowledgements")
+    assert w.pressed and sorted(c.params["callback_query_id"]
+                                for c in fake.sent("answerCallbackQuery")) == sorted(w.pressed)
     with w.sessions() as s:
         seen = s.scalar(select(func.count()).select_from(InboundSeen).where(
             InboundSeen.platform == "telegram"))
@@ -463,3 +481,104 @@ def test_cancel_over_telegram_and_the_registered_command_menu(world: World) -> N
             assert s.get(Visit, visit_id).status == "planned", said  # type: ignore[union-attr]
             assert s.scalar(select(func.count()).select_from(Answer)
                             .where(Answer.visit_id == visit_id)) == 0
+
+
+def test_a_checklist_walked_by_buttons_is_one_message_edited_in_place(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole linzi checklist by button presses alone (its one required free-text
+    question made optional here, so that it has a 跳过 button): every press is
+    acknowledged exactly once, each next question arrives as an edit of the pressed
+    message (what was chosen on its first line), and no message but the question asked
+    now ever holds a live keyboard; the review and the filed record come as new
+    messages, the pressed one's keyboard retired."""
+    from conversations import checklist as checklist_mod
+    from conversations.checklist import PACKAGED
+    from store.models import Conversation
+
+    text = (PACKAGED / "linzi-2022.yaml").read_text(encoding="utf-8")
+    required = "        type: text\n      # 时间银行"
+    assert required in text
+    (tmp_path / "linzi-2022.yaml").write_text(text.replace(
+        required, "        type: text\n        required: false\n      # 时间银行"),
+        encoding="utf-8")
+    monkeypatch.setenv("VISITBOT_CHECKLISTS_DIR", str(tmp_path))
+    checklist_mod._recent.clear()
+    w, fake = world, world.fake
+    visitor_id, subject_id, _officer, _child = cast(w.sessions)
+    visitor = w.user(VISITOR, "李探访")
+    w.act(visitor, lambda u: u.text(f"/start {invite(w.sessions, visitor_id, w.clock.now)}"))
+    today = w.clock.now.astimezone(SHANGHAI).date()
+    with w.sessions() as s:
+        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
+                      kind="adhoc", due_on=today, window_opens=today, deadline=today,
+                      status="planned")
+        s.add(visit)
+        s.commit()
+        visit_id = visit.id
+    bare = {"message_id": 1, "date": 0, "text": "提醒", "chat": {"id": VISITOR,
+                                                                 "type": "private"}}
+    w.press(visitor, bare, f"start:{visit_id}")
+
+    def live() -> list[dict[str, Any]]:
+        return [m for m in fake.messages(VISITOR) if buttons(m)]
+
+    def asked() -> str:
+        with w.sessions() as s:
+            return str(s.scalars(select(Conversation.state).where(
+                Conversation.visit_id == visit_id)).one()["cur"])
+
+    def press_for(message: dict[str, Any]) -> str:
+        shown = buttons(message)
+        confirm = [d for d, _ in shown if d.startswith("c:confirm:")]
+        phone = [d for d, label in shown if label == "电话问候"]  # no photo to take
+        done = [d for d, label in shown if d.split(":")[2:3] == ["done"]]
+        answers = [d for d, _ in shown if d.startswith("a:") and d not in done]
+        if done and any(label.startswith("✓ ") for _, label in shown):
+            return done[0]
+        return (confirm or phone or answers or [d for d, _ in shown
+                                                if d.startswith("c:skip:")])[0]
+
+    moved = toggled = 0
+    for _ in range(MAX_STEPS):
+        with w.sessions() as s:
+            if s.get(Visit, visit_id).status == "filed":  # type: ignore[union-attr]
+                break
+        question = fake.last_message(VISITOR)
+        assert question is not None and live() == [question], "more than one live keyboard"
+        count, was = len(fake.messages(VISITOR)), asked()
+        data = press_for(question)
+        w.press(visitor, question, data)
+        after = fake.message(VISITOR, question["message_id"])
+        assert after is not None and after.get("edit_date"), "the pressed message is as it was"
+        if data.startswith("c:confirm:"):
+            continue  # filed: checked below
+        if buttons(after) and asked() != was:
+            # the next question, in the pressed message's place, with what was chosen on
+            # its first line: nothing new in the chat
+            assert after["text"].startswith("✅ 上一题 "), after["text"]
+            assert buttons(after) != buttons(question), after["text"]
+            assert len(fake.messages(VISITOR)) == count
+            moved += 1
+        elif buttons(after):
+            # a multi-choice option toggled: the same question, edited in place, still
+            # saying what was chosen at the one before
+            assert ":done:" not in data and "✓ " in str(buttons(after)), after["text"]
+            assert after["text"].startswith("✅ 上一题 "), after["text"]
+            assert len(fake.messages(VISITOR)) == count
+            toggled += 1
+        else:
+            # the last answer: the review comes anew, the pressed keyboard retired
+            review = fake.last_message(VISITOR)
+            assert not buttons(after) and "已选：" in after["text"], after
+            assert review is not None and any(d.startswith("c:confirm:")
+                                              for d, _ in buttons(review)), review
+    with w.sessions() as s:
+        assert s.get(Visit, visit_id).status == "filed"  # type: ignore[union-attr]
+    assert live() == [], "a keyboard was left live after filing"
+    assert moved >= 20 and toggled >= 1, (moved, toggled)
+    # every press acknowledged exactly once (the start press too)
+    fake.wait_for(lambda: all(fake.answered(q) for q in w.pressed), what="acknowledgements")
+    acks = Counter(c.params.get("callback_query_id") for c in fake.calls
+                   if c.method == "answerCallbackQuery")
+    assert acks == Counter(w.pressed)
+    assert len(w.pressed) == moved + toggled + 3  # start, the last answer, confirm

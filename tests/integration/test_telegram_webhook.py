@@ -7,6 +7,7 @@ the server goes on serving.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -149,7 +150,7 @@ def test_unbound_user_gets_an_explanation_and_nothing_else(bot: Bot) -> None:
         "id": STRANGER, "type": "private"}}, "ack:1")
     stranger.send(forged)
     assert reply_text(stranger) == render("bot_unknown_user")
-    assert bot.fake.answered(forged["callback_query"]["id"])
+    bot.fake.wait_for(lambda: bot.fake.answered(forged["callback_query"]["id"]))
     assert bot.count(Account) == 0
 
 
@@ -172,20 +173,33 @@ def test_tampered_and_stale_buttons_are_refused(bot: Bot) -> None:
     assert question is not None and question.get("reply_markup"), question
     first = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     visitor.press(question, first)
-    retired = bot.fake.message(VISITOR, question["message_id"])
-    assert retired is not None and "reply_markup" not in retired and "已选" in retired["text"]
+    # the pressed message became the next question, what was chosen on its first line
+    assert visitor.last is not None and visitor.last.json()["method"] == "editMessageText"
+    edited = bot.fake.message(VISITOR, question["message_id"])
+    assert edited is not None and edited["text"].startswith("✅ 上一题 探访方式："), edited
+    assert edited.get("reply_markup") and edited["reply_markup"] != question["reply_markup"]
     with bot.sessions() as s:
         answers = s.scalar(select(func.count()).select_from(Answer)
                            .where(Answer.visit_id == visit_id))
     visitor.press(question, first)  # an old copy of the keyboard, pressed again
     assert reply_text(visitor) == render("engine_stale_button")
+    # refused: its message's keyboard is taken away (nothing shown as chosen) and the
+    # question asked now comes again, with live buttons, as a new message
+    retired = bot.fake.message(VISITOR, question["message_id"])
+    assert retired is not None and "reply_markup" not in retired and "已选" not in retired["text"]
+    bot.deliver()
+    again = bot.fake.last_message(VISITOR)
+    assert again is not None and again["message_id"] != question["message_id"]
+    assert again.get("reply_markup") == edited["reply_markup"]
     visitor.press(question, "a:" + "x" * 70)  # longer than Telegram allows: not handled
     assert visitor.last is not None and visitor.last.content == b""
     with bot.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Answer)
                         .where(Answer.visit_id == visit_id)) == answers
         assert s.get(Visit, visit_id).status == "in_progress"  # type: ignore[union-attr]
-    # every one of those presses was answered all the same
+    # every one of those presses was answered all the same (without the reply waiting)
+    bot.fake.wait_for(lambda: len(bot.fake.sent("answerCallbackQuery")) >= 7,
+                      what="every press acknowledged")
     queries = [c.params["callback_query_id"] for c in bot.fake.sent("answerCallbackQuery")]
     assert len(queries) == len(set(queries)) == 7
 
@@ -201,7 +215,7 @@ def test_edited_messages_group_chatter_and_stickers(bot: Bot) -> None:
         "id": -100123, "type": "supergroup", "title": "村务群"}}, "ack:1")
     visitor.send(group_button)
     assert visitor.last is not None and visitor.last.content == b""
-    assert bot.fake.answered(group_button["callback_query"]["id"])
+    bot.fake.wait_for(lambda: bot.fake.answered(group_button["callback_query"]["id"]))
     assert bot.count(InboundSeen) == seen  # none of them reached the core
     outbox = bot.count(OutboxMessage)
     visitor.sticker()  # a hint, through the outbox like every other reply
@@ -242,7 +256,8 @@ def test_database_down_is_503_so_telegram_retries() -> None:
                                    "chat": {"id": STRANGER, "type": "private"}}, "a:q:1")
         user.send(press)
         assert user.last is not None and user.last.status_code == 503
-        assert fake.answered(press["callback_query"]["id"])  # the spinner stops anyway
+        # the spinner stops anyway
+        fake.wait_for(lambda: fake.answered(press["callback_query"]["id"]))
         core.error = RuntimeError("a bug")  # not the database: 200, or Telegram loops
         user.text("你好")
         assert user.last is not None and user.last.status_code == 200
@@ -259,3 +274,21 @@ def test_webhook_needs_a_secret_and_none_in_polling_mode() -> None:
         webhook_routes(core, settings().model_copy(update={
             "telegram_webhook_secret": "spaces are not allowed"}))
     assert webhook_routes(core, settings(telegram_mode="polling")) == []
+
+
+def test_a_failed_acknowledgement_is_logged_and_the_reply_still_given(
+        bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    visitor, visit_id = bind_visitor(bot)
+    chat = {"id": VISITOR, "type": "private"}
+    bare = {"message_id": 999_999, "date": 0, "text": "旧消息", "chat": chat}
+    bot.fake.fail("answerCallbackQuery", 500)
+    with caplog.at_level(logging.WARNING, logger="bot.channels.telegram_api"):
+        visitor.press(bare, f"start:{visit_id}")
+        assert visitor.last is not None and visitor.last.status_code == 200
+        assert visitor.last.json()["method"] == "sendMessage"  # the introduction
+        bot.fake.wait_for(lambda: any("answerCallbackQuery" in r.getMessage()
+                                      for r in caplog.records), what="the warning")
+    failed = bot.fake.sent("answerCallbackQuery", ok_only=False)
+    assert len(failed) == 1 and not failed[0].ok
+    assert all(r.levelno == logging.WARNING for r in caplog.records
+               if "answerCallbackQuery" in r.getMessage())

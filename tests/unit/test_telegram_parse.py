@@ -142,12 +142,37 @@ def test_split_text() -> None:
 
 
 def test_a_reply_edits_the_pressed_message_only_when_the_core_says_so() -> None:
-    pressed = Pressed("q", "a:needs:2:1f.3", 1, 9)
+    pressed = Pressed("q", "a:needs:2:1f.3", 1, 9, "是", "有需求吗？")
     assert edits_pressed(pressed, Outgoing("again", meta={"edit_message_id": 9}))
     assert not edits_pressed(pressed, Outgoing("next", callback_prefix="needs"))
     assert not edits_pressed(pressed, Outgoing("other", meta={"edit_message_id": 8}))
     assert not edits_pressed(Pressed("q", "a:needs:2:1f.3"),
                              Outgoing("x", meta={"edit_message_id": 9}))
+    # a button under a message without text (a document's caption): not edited as text
+    assert not edits_pressed(Pressed("q", "a:needs:2:1f.3", 1, 9, "是", None),
+                             Outgoing("x", meta={"edit_message_id": 9}))
+
+
+def test_the_next_question_says_what_was_chosen_at_the_pressed_one() -> None:
+    from bot.channels.telegram_api import keyboard, shown_text
+    from conversations.messages import Choice
+    from conversations.text import render
+
+    out = Outgoing("【二】\n\n下一题？\n1. 好\n2. 差", choices=(Choice("a:x:1:1.2", "好"),),
+                   meta={"head": "【二】\n\n下一题？", "edit_message_id": 9,
+                         "answered": {"question": "生活自理", "display": "一般"}})
+    markup = keyboard(out.choices)
+    edited = shown_text(out, markup, edit=True)
+    assert edited == render("tg_answered", text="【二】\n\n下一题？", question="生活自理",
+                            label="一般", skipped=False)
+    assert edited.splitlines()[0].endswith("生活自理：一般") and edited.endswith("下一题？")
+    # sent anew (the edit failed), it is the question alone
+    assert shown_text(out, markup) == "【二】\n\n下一题？"
+    skipped = Outgoing("下一题？", meta={"answered": {"question": "其它需求", "display": None}})
+    assert "其它需求" in shown_text(skipped, None, edit=True).splitlines()[0]
+    # the same question after a toggle: no line about a previous one
+    toggle = Outgoing("同一题", meta={"edit_message_id": 9})
+    assert shown_text(toggle, None, edit=True) == "同一题"
 
 
 def test_command_menu_is_chinese_and_valid() -> None:
