@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
@@ -263,6 +263,12 @@ class Core:
     def _queue_replies(self, turn: Turn, inline: bool) -> Outgoing | None:
         inline_reply: Outgoing | None = None
         person_id = turn.person.id if turn.person else None
+        if inline and turn.address.platform in JOINED_LIMITS:
+            # Only the first reply rides in the webhook's response; a plain text followed
+            # by the question (a visit's introduction, a hint) would send the question
+            # through the outbox, a call and a dispatcher's wake-up later.
+            turn.replies[:] = join_leading_text(turn.replies,
+                                                JOINED_LIMITS[turn.address.platform])
         for i, reply in enumerate(turn.replies):
             # The first reply can ride back in the webhook's own HTTP response.
             as_inline = inline and i == 0
@@ -280,6 +286,26 @@ class Core:
             if as_inline:
                 inline_reply = reply
         return inline_reply
+
+
+# Platforms whose webhook answer carries one message of up to this many characters.
+JOINED_LIMITS = {"telegram": 4096}
+
+
+def join_leading_text(replies: list[Outgoing], limit: int) -> list[Outgoing]:
+    """The replies with each plain text (no buttons, file, template or platform extras)
+    joined to the message after it, while the two fit in one message."""
+    out: list[Outgoing] = []
+    for reply in replies:
+        prev = out[-1] if out else None
+        if (prev is not None and not prev.choices and prev.attachment is None
+                and prev.template is None and not prev.meta and not prev.fields
+                and reply.attachment is None
+                and len(prev.text) + 2 + len(reply.text) <= limit):
+            out[-1] = replace(reply, text=f"{prev.text}\n\n{reply.text}")
+        else:
+            out.append(reply)
+    return out
 
 
 def _retry_or_raise(exc: Exception, attempt: int, incoming: Incoming) -> None:
