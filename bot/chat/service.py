@@ -290,6 +290,9 @@ class Core:
 
 # Platforms whose webhook answer carries one message of up to this many characters.
 JOINED_LIMITS = {"telegram": 4096}
+# extras a joined text may carry without meaning anything for the message it joins
+# ("listed": its text already names its choices); any other says something about it
+PLAIN_META = frozenset({"listed"})
 
 
 def join_leading_text(replies: list[Outgoing], limit: int) -> list[Outgoing]:
@@ -299,7 +302,8 @@ def join_leading_text(replies: list[Outgoing], limit: int) -> list[Outgoing]:
     for reply in replies:
         prev = out[-1] if out else None
         if (prev is not None and not prev.choices and prev.attachment is None
-                and prev.template is None and not prev.meta and not prev.fields
+                and prev.template is None and set(prev.meta) <= PLAIN_META
+                and not prev.fields
                 and reply.attachment is None
                 and len(prev.text) + 2 + len(reply.text) <= limit):
             out[-1] = replace(reply, text=f"{prev.text}\n\n{reply.text}")

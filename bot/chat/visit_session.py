@@ -327,8 +327,6 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult,
         meta: dict[str, Any] = {"listed": True}
         if reply.head is not None and reply.head != reply.text:
             meta["head"] = reply.head
-        if answered_msg and i == 0:
-            meta["answered_message_id"] = answered_msg
         if in_place or answered is not None:
             meta["edit_message_id"] = answered_msg
         if answered is not None:
