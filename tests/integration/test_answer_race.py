@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +19,8 @@ from bot.chat.service import Core
 from bot.settings import Settings
 from conversations.messages import Address, Incoming
 from store.db import is_sqlite
-from store.models import Answer, Conversation, InboundSeen, Visit
+from store.models import Answer, Conversation, InboundSeen
+from tests.integration.chat_support import plan_visit
 from tests.world import T0, build_world
 
 BURST = 8
@@ -29,11 +29,7 @@ BURST = 8
 def started(sessions: sessionmaker[Session], db_url: str) -> tuple[Core, int, int]:
     """A visitor who has begun a visit; (core, visitor, conversation id)."""
     w = build_world(sessions)
-    with sessions() as s:
-        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
-                    kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
-                    deadline=date(2026, 11, 20), status="planned"))
-        s.commit()
+    plan_visit(sessions, w)
     core = Core(sessions, Settings(database_url=db_url), clock=lambda: T0,
                 async_url=None if is_sqlite(db_url) else db_url)
     for n, words in enumerate(("待访", "1", "1", "今天")):  # the list, start, mode, date

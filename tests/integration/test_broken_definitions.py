@@ -5,7 +5,6 @@ gives the visitor a 「系统正在维护」 reply and the operator an ERROR —
 from __future__ import annotations
 
 import logging
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ from conversations.checklist import PACKAGED, ChecklistError, load_checklist
 from conversations.yaml_bounds import MAX_BYTES
 from scheduler.policy import PolicyError
 from scheduler.policy_load import parse_policy
-from store.models import Visit
-from tests.integration.chat_support import Chat
+from tests.integration.chat_support import Chat, plan_visit
 from tests.world import build_world
 
 ALIAS_BOMB = """\
@@ -87,11 +85,7 @@ def test_runtime_failure_gets_the_maintenance_reply(
     from bot.chat.service import Core
 
     w = build_world(sessions)
-    with sessions() as s:
-        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
-                    kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
-                    deadline=date(2026, 11, 20), status="planned"))
-        s.commit()
+    plan_visit(sessions, w)
     chat = Chat(sessions, Core(sessions, Settings(database_url="sqlite://")))
     # the file is broken after the start, as an operator's edit would
     (override / "linzi-2022.yaml").write_text(_broken_type(), encoding="utf-8")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -18,8 +17,8 @@ from bot.chat.ratelimit import TokenBuckets
 from bot.chat.service import Core
 from bot.settings import Settings
 from conversations.messages import Address, Incoming
-from store.models import Account, InboundSeen, Invite, OutboxMessage, Visit
-from tests.integration.chat_support import Chat
+from store.models import Account, InboundSeen, Invite, OutboxMessage
+from tests.integration.chat_support import Chat, plan_visit
 from tests.world import T0, build_world
 
 
@@ -73,11 +72,7 @@ def test_a_flooding_chat_is_refused_before_any_write(chat: Chat,
 def test_ids_too_long_for_the_database_get_a_reply(chat: Chat,
                                                    sessions: sessionmaker[Session]) -> None:
     w = build_world(sessions)
-    with sessions() as s:
-        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
-                    kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
-                    deadline=date(2026, 11, 20), status="planned"))
-        s.commit()
+    plan_visit(sessions, w)
     huge = "9" * 40
     for who, text, choice in ((w.township_officer, f"处理 {huge} 已解决", None),
                               (w.township_officer, f"联系人 {huge}", None),

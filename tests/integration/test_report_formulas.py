@@ -24,7 +24,7 @@ from store.reports.timebank import export_timebank
 from store.roster.export import export_roster
 from store.roster.importer import import_roster
 from store.workbook import FORMULA_PREFIXES
-from tests.integration.chat_support import Chat, walk_checklist
+from tests.integration.chat_support import Chat, plan_visit, walk_checklist
 from tests.integration.test_report_every_answer import DOUBLED
 from tests.integration.test_roster_support import sample_rows, write_csv
 from tests.world import build_world
@@ -76,11 +76,7 @@ def test_formula_typed_in_chat_is_text_everywhere(sessions: sessionmaker[Session
     from bot.settings import Settings
 
     w = build_world(sessions)
-    with sessions() as s:
-        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
-                    kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
-                    deadline=date(2026, 11, 20), status="planned"))
-        s.commit()
+    plan_visit(sessions, w)
     c = Chat(sessions, None)  # type: ignore[arg-type]
     c.core = Core(sessions, Settings(database_url="sqlite://"), clock=lambda: c.now[0])
     walk_checklist(c, w.visitor, risky="none",
