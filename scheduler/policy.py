@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from scheduler.alert_policy import AlertRouting
 from scheduler.holidays import BUILTIN, Calendar
 from scheduler.periods import RULES, Period, period_of
+from store.base import birth_month
 
 TIERS = ("key", "ordinary")
 MODES = ("in_person", "phone", "video", "remote", "other")
@@ -170,10 +171,9 @@ def subject_facts(*, self_care: str | None, categories: Any, lives_alone: bool |
     (`store.base.BirthMonth`), so a roster row read at import and the stored subject at
     the tick must derive the same tier, and an age rule then holds from that month's
     first day (on the safe side for a visit rhythm)."""
-    born = birth_date.replace(day=1) if birth_date else None
     return {"self_care": self_care, "categories": list(categories or ()),
             "lives_alone": lives_alone, "disabled": disabled,
-            "age": age_on(born, today), "tier_override": tier_override}
+            "age": age_on(birth_month(birth_date), today), "tier_override": tier_override}
 
 
 def derive_tier(policy: Policy, facts: Mapping[str, Any]) -> str:

@@ -57,7 +57,12 @@ class BirthMonth(TypeDecorator[date]):
     cache_ok = True
 
     def process_bind_param(self, value: date | None, dialect: Any) -> date | None:
-        return None if value is None else value.replace(day=1)
+        return birth_month(value)
+
+
+def birth_month(value: date | None) -> date | None:
+    """What the store keeps of a birth date: the first of its month."""
+    return None if value is None else value.replace(day=1)
 
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.

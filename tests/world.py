@@ -15,6 +15,7 @@ from store.models import (
     Person,
     Role,
     Subject,
+    Visit,
 )
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
@@ -111,3 +112,14 @@ def build_world(sessions: sessionmaker[Session], policy: str = "linzi-2022",
         s.commit()
         return World(county.id, town.id, vil.id, town2.id, vil2.id, visitor, visitor2,
                      subject, subject2, vo, to, co, oo, child, child2)
+
+
+def planned_visit(sessions: sessionmaker[Session], subject_id: int, visitor_id: int,
+                  day: date, kind: str = "regular", policy: str = "linzi-2022") -> int:
+    """One visit planned for `day` (window, due date and deadline alike); its id."""
+    with sessions() as s:
+        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy=policy, kind=kind,
+                      due_on=day, window_opens=day, deadline=day, status="planned")
+        s.add(visit)
+        s.commit()
+        return visit.id

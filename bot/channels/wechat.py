@@ -98,11 +98,7 @@ def wechat_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/we
             return unread(exc, "wechat")
         try:
             if safe:
-                envelope = parse_xml(body)
-                if not envelope.get("Encrypt"):
-                    raise Forbidden("no Encrypt element in safe mode")
-                msg = parse_xml(auth.decrypt(envelope["Encrypt"], q.get("msg_signature"),
-                                             ts, nonce))
+                msg = auth.open_envelope(body, q.get("msg_signature"), ts, nonce)
             else:
                 msg = parse_xml(body)
         except Forbidden as exc:

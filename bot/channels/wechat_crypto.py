@@ -24,6 +24,8 @@ from wechatpy.crypto.base import WeChatCipher
 from wechatpy.enterprise.crypto import WeChatCrypto as WorkCrypto
 from wechatpy.utils import WeChatSigner
 
+from bot.channels.wechat_xml import parse_xml
+
 MAX_SKEW_SECONDS = 300
 
 
@@ -90,6 +92,14 @@ class CallbackAuth:
             raise Forbidden("encrypted callback but no EncodingAESKey configured")
         self.check_signature(msg_signature, timestamp, nonce, encrypted)
         return self._open(encrypted)
+
+    def open_envelope(self, body: bytes, msg_signature: str | None, timestamp: str,
+                      nonce: str) -> dict[str, str]:
+        """A safe-mode callback body (the <Encrypt> envelope) as its message's fields."""
+        envelope = parse_xml(body)
+        if not envelope.get("Encrypt"):
+            raise Forbidden("no Encrypt element in safe mode")
+        return parse_xml(self.decrypt(envelope["Encrypt"], msg_signature, timestamp, nonce))
 
     def _open(self, encrypted: str) -> bytes:
         assert self._key is not None

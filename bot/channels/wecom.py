@@ -43,7 +43,7 @@ from bot.channels.wechat_webhook import (
     run_core,
     unread,
 )
-from bot.channels.wechat_xml import BadXml, fit_utf8, parse_xml, truncate_utf8
+from bot.channels.wechat_xml import BadXml, fit_utf8, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
@@ -99,11 +99,7 @@ def wecom_routes(core: HandlesIncoming, settings: Settings, *, path: str = "/wec
         except Unread as exc:
             return unread(exc, "wecom")
         try:
-            envelope = parse_xml(body)
-            if not envelope.get("Encrypt"):
-                raise Forbidden("no Encrypt element")
-            msg = parse_xml(auth.decrypt(envelope["Encrypt"], q.get("msg_signature"),
-                                         ts, nonce))
+            msg = auth.open_envelope(body, q.get("msg_signature"), ts, nonce)
         except Forbidden as exc:
             return refused(403, str(exc), "wecom")
         except BadXml as exc:

@@ -58,15 +58,12 @@ def _undelivered(s: Session, cases: list[tuple[int, int]]) -> list[dict[str, str
     from store.labels import severity_label
     from store.models import Case, Person
 
-    out = []
-    for case_id, _level in sorted(set(cases)):
-        case = s.get(Case, case_id)
-        if case is None:
-            continue
-        name = s.scalar(select(Person.name).where(Person.id == case.subject_id)) or ""
-        out.append({"id": str(case_id), "name": name,
-                    "severity": severity_label(case.severity)})
-    return out
+    rows = s.execute(select(Case.id, Person.name, Case.severity)
+                     .join(Person, Person.id == Case.subject_id)
+                     .where(Case.id.in_({case_id for case_id, _ in cases}))
+                     .order_by(Case.id)).all()
+    return [{"id": str(case_id), "name": name, "severity": severity_label(severity)}
+            for case_id, name, severity in rows]
 
 
 COMMANDS: list[click.Command] = [doctor_cmd]

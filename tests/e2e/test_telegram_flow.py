@@ -56,6 +56,7 @@ from tests.fakes.telegram_server import (
     ServerThread,
     TgUser,
 )
+from tests.world import planned_visit
 
 RISKY = re.compile(r"燃气")
 MAX_STEPS = 150
@@ -459,15 +460,9 @@ def test_cancel_over_telegram_and_the_registered_command_menu(world: World) -> N
         assert f"/{name}" in COMMANDS or command_of(f"/{name}") or RECORD.match(f"/{name}"), name
 
     today = w.clock.now.astimezone(SHANGHAI).date()
-    with w.sessions() as s:
-        # a regular visit goes back to planned when its checklist is cancelled (an ad-hoc
-        # record is cancelled with it: test_adhoc_cancel.py)
-        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
-                      kind="regular", due_on=today, window_opens=today, deadline=today,
-                      status="planned")
-        s.add(visit)
-        s.commit()
-        visit_id = visit.id
+    # a regular visit goes back to planned when its checklist is cancelled (an ad-hoc
+    # record is cancelled with it: test_adhoc_cancel.py)
+    visit_id = planned_visit(w.sessions, subject_id, visitor_id, today, "regular")
     bare = {"message_id": 1, "date": 0, "text": "提醒", "chat": {"id": VISITOR,
                                                                  "type": "private"}}
     for said in ("/cancel", "/取消", "/cancel@visitbot_test_bot"):
@@ -508,13 +503,7 @@ def test_a_checklist_walked_by_buttons_is_one_message_edited_in_place(
     visitor = w.user(VISITOR, "李探访")
     w.act(visitor, lambda u: u.text(f"/start {invite(w.sessions, visitor_id, w.clock.now)}"))
     today = w.clock.now.astimezone(SHANGHAI).date()
-    with w.sessions() as s:
-        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
-                      kind="adhoc", due_on=today, window_opens=today, deadline=today,
-                      status="planned")
-        s.add(visit)
-        s.commit()
-        visit_id = visit.id
+    visit_id = planned_visit(w.sessions, subject_id, visitor_id, today, "adhoc")
     bare = {"message_id": 1, "date": 0, "text": "提醒", "chat": {"id": VISITOR,
                                                                  "type": "private"}}
     w.press(visitor, bare, f"start:{visit_id}")

@@ -58,6 +58,7 @@ from tests.fakes.wechat_server import (
     WeChatUser,
     WeComUser,
 )
+from tests.world import planned_visit
 
 RISKY = re.compile(r"燃气")
 TEMPLATES = {"reminder": "TPL-REMIND", "alert": "TPL-ALERT", "family_visit": "TPL-FAMILY",
@@ -298,14 +299,9 @@ def test_the_review_has_one_numbering_and_menus_do_not_repeat_the_options(
     with w.sessions() as s:
         visit_id = s.scalar(select(Visit.id).where(Visit.subject_id == subject_id)
                             .order_by(Visit.due_on).limit(1))
-        if visit_id is None:
-            today = w.clock.now.date()
-            visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
-                          kind="adhoc", due_on=today, window_opens=today, deadline=today,
-                          status="planned")
-            s.add(visit)
-            s.commit()
-            visit_id = visit.id
+    if visit_id is None:
+        visit_id = planned_visit(w.sessions, subject_id, visitor_id, w.clock.now.date(),
+                                 "adhoc")
     reply = w.wechat.menu_click(openid, f"start:{visit_id}", "开始记录")
     last_text, repeats = "", 0
     for _ in range(MAX_STEPS):
@@ -352,13 +348,7 @@ def test_a_voice_date_with_the_recognisers_full_stop_is_accepted(world: World) -
     openid = "o-visitor-voice"
     assert w.wechat.subscribe(openid, invite(w.sessions, visitor_id, w.clock.now)).content
     day = w.clock.now.astimezone(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
-    with w.sessions() as s:
-        visit = Visit(subject_id=subject_id, visitor_id=visitor_id, policy="linzi-2022",
-                      kind="adhoc", due_on=day, window_opens=day, deadline=day,
-                      status="planned")
-        s.add(visit)
-        s.commit()
-        visit_id = visit.id
+    visit_id = planned_visit(w.sessions, subject_id, visitor_id, day, "adhoc")
     assert w.wechat.menu_click(openid, f"start:{visit_id}", "开始记录").status == 200
     # the transcript is echoed in the passive reply; the mode is taken from it
     assert "上门巡访" in (w.wechat.voice(openid, "上门巡访。").content or "")
