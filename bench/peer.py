@@ -29,12 +29,14 @@ import asyncio
 import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -89,11 +91,12 @@ def stored(url: str, bot: str) -> int:
 class Walker:
     """One visitor taking `steps` steps, each waiting for the bot's next question."""
 
-    def __init__(self, bot: str, api: BotApi, client: httpx.AsyncClient, chat: int,
+    def __init__(self, bot: str, api: BotApi, client: aiohttp.ClientSession, chat: int,
                  hook: str, ids: itertools.count[int]) -> None:
         self.bot, self.api, self.client, self.chat, self.hook = bot, api, client, chat, hook
         self.ids = ids
         self.latencies: list[float] = []
+        self.by_step: list[tuple[int, float]] = []  # (step, seconds): where the tail lies
         self.steps = self.presses = self.stuck = self.redelivered = self.refused = 0
         self._last_text, self._repeats = "", 0
 
@@ -141,25 +144,27 @@ class Walker:
         body = json.dumps(update).encode()
         for attempt in range(3):
             try:
-                resp = await self.client.post(self.hook, content=body, headers={
-                    "Content-Type": "application/json",
-                    "X-Telegram-Bot-Api-Secret-Token": SECRET})
+                async with self.client.post(self.hook, data=body, headers={
+                        "Content-Type": "application/json",
+                        "X-Telegram-Bot-Api-Secret-Token": SECRET}) as resp:
+                    status, content = resp.status, await resp.read()
                 break
-            except httpx.TransportError:
+            except aiohttp.ClientConnectionError:
                 # a keep-alive connection the server closed as it was reused: deliver
                 # the update again, as Telegram does (both bots take it once)
                 self.redelivered += 1
                 if attempt == 2:
                     raise
-        if resp.status_code != 200:
+        if status != 200:
             self.refused += 1
-        self.api.webhook_answered(resp.status_code, resp.content)
+        self.api.webhook_answered(status, content)
         try:
             await asyncio.wait_for(waiting, 30)
         except TimeoutError:
             self.stuck += 1
             return
         self.latencies.append(time.perf_counter() - t0)
+        self.by_step.append((self.steps, self.latencies[-1]))
         self.steps += 1
 
     async def walk(self, steps: int) -> None:
@@ -198,7 +203,8 @@ async def settled(api: BotApi, quiet: float = 1.0, longest: float = 15.0) -> Non
 
 
 async def one_run(bot: str, url: str, chats: list[int], steps: int,
-                  ids: itertools.count[int], concurrent: bool = False) -> dict[str, Any]:
+                  ids: itertools.count[int], concurrent: bool = False,
+                  spy: Path | None = None) -> dict[str, Any]:
     api = await BotApi(TOKEN).start()
     port = openloop.free_port()
     cmd, env = command(bot, url, api, port, concurrent)
@@ -217,11 +223,18 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         commits0 = await asyncio.to_thread(commits, url)
         calls0, cpu0, t0 = api.counts(), server.cpu_seconds(), time.perf_counter()
         own0 = time.process_time()
-        limits = httpx.Limits(max_connections=len(chats), max_keepalive_connections=len(chats))
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        profiler = spy_on(server, spy, bot, next(ids)) if spy else None
+        # aiohttp: httpx's pool costs milliseconds of this process's CPU per request with
+        # a hundred under way, CPU the bots on the same two cores would lose
+        async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=60),
+                connector=aiohttp.TCPConnector(limit=len(chats))) as client:
             crowd = [Walker(bot, api, client, chat, hook, ids) for chat in chats]
             await asyncio.gather(*(w.walk(steps) for w in crowd))
         elapsed, own = time.perf_counter() - t0, time.process_time() - own0
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            await asyncio.to_thread(profiler.wait, 60)
         await settled(api)  # calls made after the last reply are this run's too
         cpu = server.cpu_seconds() - cpu0
         calls = api.counts()
@@ -252,11 +265,36 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         "refused": sum(w.refused for w in crowd), "log": str(log),
         "walked_all": sum(1 for w in crowd if w.steps == steps),
         "generator_cpu_share": own / elapsed if elapsed else 0.0,
+        "worst_steps": worst_steps(crowd),
     }
 
 
+def worst_steps(crowd: list[Walker], n: int = 5) -> list[tuple[int, int]]:
+    """The steps (0 = the first) that hold most of the slowest 1 % of latencies, with
+    how many of them each holds."""
+    every = sorted((x for w in crowd for x in w.by_step), key=lambda sx: -sx[1])
+    tail = every[:max(1, len(every) // 100)]
+    counts: dict[int, int] = {}
+    for step, _ in tail:
+        counts[step] = counts.get(step, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+
+
+def spy_on(server: openloop.Server, folder: Path, bot: str, n: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling the bot's process while the visitors walk (collapsed stacks for
+    bench.stacks); its own CPU is not the bot's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{bot}-{n}.txt"
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(spy), "record", "--pid", str(server.proc.pid), "--format",
+                             "raw", "--rate", "200", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def compare(url: str, visitors: int, steps: int, rounds: int,
-                  concurrent: bool = False, say: Any = print) -> list[dict[str, Any]]:
+                  concurrent: bool = False, say: Any = print,
+                  spy: Path | None = None, bots: tuple[str, ...] = BOTS
+                  ) -> list[dict[str, Any]]:
     """Both bots, alternately, `rounds` times each; a fresh set of visitors each round
     (visitbot's visitors are left mid-checklist)."""
     ids = itertools.count(time.time_ns() // 1000)
@@ -266,8 +304,9 @@ async def compare(url: str, visitors: int, steps: int, rounds: int,
         chats = [chat for _, chat in pairs]
         if len(chats) < visitors:
             raise RuntimeError(f"only {len(chats)} fresh visitors left for round {r + 1}")
-        for bot in BOTS if r % 2 == 0 else BOTS[::-1]:
-            row = await one_run(bot, url, chats, steps, ids, concurrent) | {"round": r + 1}
+        for bot in bots if r % 2 == 0 else bots[::-1]:
+            row = await one_run(bot, url, chats, steps, ids, concurrent, spy) | {
+                "round": r + 1}
             say(line(row))
             out.append(row)
     return out
@@ -283,7 +322,8 @@ def line(r: dict[str, Any]) -> str:
             f"responses per answer, {r['xacts_per_answer']:.2f} transactions/answer, "
             f"{r['stored']} answers stored, {r['stuck']} stuck, {r['redelivered']} "
             f"redelivered, {r['refused']} not 200, this generator used "
-            f"{100 * r['generator_cpu_share']:.0f}% of a core; {r['calls']}")
+            f"{100 * r['generator_cpu_share']:.0f}% of a core; slowest 1 % by step "
+            f"(step: count) {r['worst_steps']}; {r['calls']}")
 
 
 def span(values: list[float], fmt: str) -> str:
@@ -312,6 +352,14 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def on_uvloop(main: Any) -> Any:
+    """The generator on uvloop, as visitbot runs: less of the two cores for it."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def main() -> None:
     from bench.dbs import drop_database, new_database
     from store.migrate import upgrade
@@ -324,6 +372,10 @@ def main() -> None:
                     help="the peer handles updates concurrently (python-telegram-bot's "
                          "concurrent_updates); by default one at a time, its default")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--spy", type=Path, metavar="FOLDER",
+                    help="sample each bot with py-spy during its walk (read with "
+                         "python -m bench.stacks FOLDER/<bot>-N.txt)")
+    ap.add_argument("--only", choices=BOTS, help="run one bot only")
     args = ap.parse_args()
     url, name = new_database("postgres")
     try:
@@ -331,9 +383,10 @@ def main() -> None:
         print(f"building {args.visitors * args.rounds} visitors with planned {POLICY} "
               "visits …", flush=True)
         prepare(url, args.visitors * args.rounds)
-        rows = asyncio.run(compare(url, args.visitors, args.steps, args.rounds,
+        rows = on_uvloop(compare(url, args.visitors, args.steps, args.rounds,
                                    args.peer_concurrent,
-                                   say=lambda s: print(s, flush=True)))
+                                   say=lambda s: print(s, flush=True), spy=args.spy,
+                                   bots=(args.only,) if args.only else BOTS))
     finally:
         if name:
             drop_database(name)

@@ -5,6 +5,7 @@ keyboards from `Choice`s, Telegram's errors as `SendResult`s, the command menu.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import warnings
@@ -12,7 +13,7 @@ import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 
-import httpx
+import aiohttp
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
@@ -49,6 +50,9 @@ ROW_MAX = 3
 ACK_SETTLE = 5.0  # seconds a stopping server gives the acknowledgements still under way
 # acknowledgements under way (fire and forget, but never dropped: see TelegramApi.ack)
 _acks: set[asyncio.Task[None]] = set()
+# the acknowledgements' HTTP sessions, each bound to its event loop; closed at stop
+_plain: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aiohttp.ClientSession]] = (
+    weakref.WeakKeyDictionary())
 
 
 def secret(value: object) -> str | None:
@@ -166,7 +170,8 @@ class TelegramApi:
         self.poll_timeout = poll_timeout
         self._bots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bot] = (
             weakref.WeakKeyDictionary())
-        self._plain: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+        self._plain: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                aiohttp.ClientSession] = (
             weakref.WeakKeyDictionary())
 
     def bot(self) -> Bot:
@@ -198,31 +203,34 @@ class TelegramApi:
         return task
 
     async def _ack(self, query_id: str) -> None:
-        # A plain keep-alive POST: python-telegram-bot's request and result objects cost
-        # more CPU than this call is worth, on every press. Same base URL and token.
+        # A plain keep-alive POST with aiohttp: python-telegram-bot's request and result
+        # objects, and httpx's connection pool with many requests under way, cost more
+        # CPU than this call is worth on every press (bench.peer). Same base URL and token.
         try:
-            resp = await self._plain_client().post(
-                f"{self.bot().base_url}/answerCallbackQuery",
-                json={"callback_query_id": query_id})
-            ok = resp.status_code == 200 and resp.json().get("ok") is True
-            why = "" if ok else f"{resp.status_code} {resp.text[:200]}"
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            async with self._plain_session().post(
+                    f"{self.bot().base_url}/answerCallbackQuery",
+                    json={"callback_query_id": query_id}) as resp:
+                body = await resp.read()
+            answer = json.loads(body) if resp.status == 200 else None
+            ok = isinstance(answer, dict) and answer.get("ok") is True
+            why = "" if ok else f"{resp.status} {body[:200].decode(errors='replace')}"
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             ok, why = False, f"{type(exc).__name__}: {exc}"
         if not ok:
             # a redelivered update's query was answered the first time; any other
             # failure left the visitor's button spinning
             log.warning("telegram answerCallbackQuery %s failed: %s", query_id, why)
 
-    def _plain_client(self) -> httpx.AsyncClient:
+    def _plain_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        client = self._plain.get(loop)
-        if client is None:
-            t = self.timeout
-            client = httpx.AsyncClient(timeout=httpx.Timeout(t),
-                                       limits=httpx.Limits(max_connections=64,
-                                                           max_keepalive_connections=64))
-            self._plain[loop] = client
-        return client
+        session = self._plain.get(loop)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=64))
+            self._plain[loop] = session
+            _plain.setdefault(loop, []).append(session)
+        return session
 
     async def username(self) -> str | None:
         """The bot's username (getMe), for t.me links; None when Telegram cannot say."""
@@ -243,7 +251,8 @@ class TelegramApi:
 
 
 async def acks_settled(timeout: float = ACK_SETTLE) -> None:
-    """Wait (a while) for the acknowledgements still under way on this loop."""
+    """Wait (a while) for the acknowledgements still under way on this loop, then close
+    their HTTP sessions."""
     loop = asyncio.get_running_loop()
     mine = [t for t in _acks if t.get_loop() is loop and not t.done()]
     if mine:
@@ -251,3 +260,5 @@ async def acks_settled(timeout: float = ACK_SETTLE) -> None:
         if late:
             log.warning("%d telegram answerCallbackQuery calls still under way at stop",
                         len(late))
+    for session in _plain.pop(loop, []):
+        await session.close()
