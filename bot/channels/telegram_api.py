@@ -50,8 +50,8 @@ ROW_MAX = 3
 ACK_SETTLE = 5.0  # seconds a stopping server gives the acknowledgements still under way
 # acknowledgements under way (fire and forget, but never dropped: see TelegramApi.ack)
 _acks: set[asyncio.Task[None]] = set()
-# the acknowledgements' HTTP sessions, each bound to its event loop; closed at stop
-_plain: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aiohttp.ClientSession]] = (
+# the acknowledgements' keep-alive HTTP session of each serving event loop (closed at stop)
+_kept: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
     weakref.WeakKeyDictionary())
 
 
@@ -170,9 +170,6 @@ class TelegramApi:
         self.poll_timeout = poll_timeout
         self._bots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bot] = (
             weakref.WeakKeyDictionary())
-        self._plain: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                                aiohttp.ClientSession] = (
-            weakref.WeakKeyDictionary())
 
     def bot(self) -> Bot:
         loop = asyncio.get_running_loop()
@@ -206,14 +203,14 @@ class TelegramApi:
         # A plain keep-alive POST with aiohttp: python-telegram-bot's request and result
         # objects, and httpx's connection pool with many requests under way, cost more
         # CPU than this call is worth on every press (bench.peer). Same base URL and token.
+        url = f"{self.bot().base_url}/answerCallbackQuery"
+        kept = _kept_session()
         try:
-            async with self._plain_session().post(
-                    f"{self.bot().base_url}/answerCallbackQuery",
-                    json={"callback_query_id": query_id}) as resp:
-                body = await resp.read()
-            answer = json.loads(body) if resp.status == 200 else None
-            ok = isinstance(answer, dict) and answer.get("ok") is True
-            why = "" if ok else f"{resp.status} {body[:200].decode(errors='replace')}"
+            if kept is not None:
+                ok, why = await _post_ack(kept, url, query_id)
+            else:
+                async with self._new_session() as session:
+                    ok, why = await _post_ack(session, url, query_id)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             ok, why = False, f"{type(exc).__name__}: {exc}"
         if not ok:
@@ -221,16 +218,17 @@ class TelegramApi:
             # failure left the visitor's button spinning
             log.warning("telegram answerCallbackQuery %s failed: %s", query_id, why)
 
-    def _plain_session(self) -> aiohttp.ClientSession:
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout),
+                                     connector=aiohttp.TCPConnector(limit=64))
+
+    def keep_acks_alive(self) -> None:
+        """On the running loop, acknowledgements share one keep-alive session until
+        `acks_settled` (the server and the long poll, which call it when they stop);
+        elsewhere (a test's short-lived loop) each opens and closes its own."""
         loop = asyncio.get_running_loop()
-        session = self._plain.get(loop)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(limit=64))
-            self._plain[loop] = session
-            _plain.setdefault(loop, []).append(session)
-        return session
+        if _kept.get(loop) is None:
+            _kept[loop] = self._new_session()
 
     async def username(self) -> str | None:
         """The bot's username (getMe), for t.me links; None when Telegram cannot say."""
@@ -260,5 +258,20 @@ async def acks_settled(timeout: float = ACK_SETTLE) -> None:
         if late:
             log.warning("%d telegram answerCallbackQuery calls still under way at stop",
                         len(late))
-    for session in _plain.pop(loop, []):
+    session = _kept.pop(loop, None)
+    if session is not None:
         await session.close()
+
+
+def _kept_session() -> aiohttp.ClientSession | None:
+    session = _kept.get(asyncio.get_running_loop())
+    return session if session is not None and not session.closed else None
+
+
+async def _post_ack(session: aiohttp.ClientSession, url: str, query_id: str
+                    ) -> tuple[bool, str]:
+    async with session.post(url, json={"callback_query_id": query_id}) as resp:
+        body = await resp.read()
+    answer = json.loads(body) if resp.status == 200 else None
+    ok = isinstance(answer, dict) and answer.get("ok") is True
+    return ok, "" if ok else f"{resp.status} {body[:200].decode(errors='replace')}"

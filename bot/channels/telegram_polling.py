@@ -53,35 +53,38 @@ async def run_polling(core: HandlesIncoming, settings: Settings, stop: asyncio.E
     offset = await _stored_offset(sessions, cursor)
     kept = offset
     log.info("telegram long polling started at offset %s", offset)
-    while not stop.is_set():
-        try:
-            updates = await _until_stop(stop, api.bot().get_updates(
-                offset=offset, timeout=poll_timeout, allowed_updates=list(ALLOWED_UPDATES)))
-        except RetryAfter as exc:
-            await _pause(stop, retry_after_seconds(exc))
-            continue
-        except Conflict as exc:  # another poller, or a webhook set behind our back
-            log.error("telegram getUpdates conflict: %s", exc)
-            await _pause(stop, error_pause * 10)
-            continue
-        except TelegramError as exc:
-            log.warning("telegram getUpdates failed: %s", exc)
-            await _pause(stop, error_pause)
-            continue
-        if updates is None:  # stopped
-            break
-        for update in updates:
+    api.keep_acks_alive()
+    try:
+        while not stop.is_set():
             try:
-                await _one(handler, channel, update)
-            except DatabaseUnavailable as exc:
-                log.error("database unavailable for telegram update %s: %s; fetching it "
-                          "again", update.update_id, exc)
-                await _pause(stop, db_pause)
+                updates = await _until_stop(stop, api.bot().get_updates(
+                    offset=offset, timeout=poll_timeout, allowed_updates=list(ALLOWED_UPDATES)))
+            except RetryAfter as exc:
+                await _pause(stop, retry_after_seconds(exc))
+                continue
+            except Conflict as exc:  # another poller, or a webhook set behind our back
+                log.error("telegram getUpdates conflict: %s", exc)
+                await _pause(stop, error_pause * 10)
+                continue
+            except TelegramError as exc:
+                log.warning("telegram getUpdates failed: %s", exc)
+                await _pause(stop, error_pause)
+                continue
+            if updates is None:  # stopped
                 break
-            offset = update.update_id + 1
-        if offset != kept and offset is not None:
-            kept = offset if await _keep_offset(sessions, cursor, offset) else kept
-    await acks_settled()  # button presses acknowledged but not yet sent
+            for update in updates:
+                try:
+                    await _one(handler, channel, update)
+                except DatabaseUnavailable as exc:
+                    log.error("database unavailable for telegram update %s: %s; fetching it "
+                              "again", update.update_id, exc)
+                    await _pause(stop, db_pause)
+                    break
+                offset = update.update_id + 1
+            if offset != kept and offset is not None:
+                kept = offset if await _keep_offset(sessions, cursor, offset) else kept
+    finally:
+        await acks_settled()  # button presses acknowledged but not yet sent
     log.info("telegram long polling stopped")
 
 

@@ -94,6 +94,7 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
         except RuntimeError:
             loop = None
         if loop is not None:
+            api.keep_acks_alive()  # the server calls acks_settled when it stops
             task = loop.create_task(setup_webhook(settings, api, path))
             _background.add(task)
             task.add_done_callback(_background.discard)

@@ -28,6 +28,7 @@ class Turn:
     roles: set[str] = field(default_factory=set)
     # the checklist the sender is in the middle of, read with the sender (OpenVisit)
     open_visit: Any = None
+    open_visit_read: bool = False  # whether open_visit was read in this transaction
     replies: list[Outgoing] = field(default_factory=list)
     # slow work that must not hold the transaction (e.g. building a report file);
     # each runs after commit with the session factory and may queue more messages

@@ -10,16 +10,27 @@ makes the later turn run again instead of overwriting the earlier one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bot.chat.visit_session import OPEN_STATES, OpenVisit
 from conversations.messages import Address
-from store.models import Account, Conversation, Person, Role, Visit
+from store.models import Account, Assignment, Conversation, Person, Role, Visit
+
+# whether the sender is still assigned to the subject of the visit they have open: every
+# answer checks it, so it rides with the sender instead of costing its own round trip
+_ASSIGNED = (
+    select(Assignment.id)
+    .where(Assignment.visitor_id == Account.person_id,
+           Assignment.subject_id == Visit.subject_id,
+           or_(Assignment.ends_on.is_(None), Assignment.ends_on >= bindparam("today")))
+    .exists()
+)
 
 _SENDER = (
-    select(Account, Person, Role.role, Conversation, Visit)
+    select(Account, Person, Role.role, Conversation, Visit, _ASSIGNED.label("assigned"))
     .join(Person, Person.id == Account.person_id)
     .outerjoin(Role, Role.person_id == Account.person_id)
     # a visitor has at most one checklist open (starting another is refused), so this
@@ -40,14 +51,17 @@ class Sender:
     open_visit: OpenVisit | None = None
 
 
-def find_sender(session: Session, address: Address) -> Sender | None:
-    """The bound sender of a message from `address`, or None for an unknown account."""
+def find_sender(session: Session, address: Address, today: date) -> Sender | None:
+    """The bound sender of a message from `address`, or None for an unknown account
+    (`today`, the county's date, says whether an assignment has ended)."""
     rows = session.execute(_SENDER, {"platform": address.platform,
-                                     "external_id": address.external_id}).all()
+                                     "external_id": address.external_id,
+                                     "today": today}).all()
     if not rows:
         return None
     account, person = rows[0][0], rows[0][1]
     open_ = [r for r in rows if r[3] is not None and r[4] is not None]
     newest = max(open_, key=lambda r: (r[3].updated_at, r[3].id)) if open_ else None
     return Sender(account, person, {r[2] for r in rows if r[2] is not None},
-                  OpenVisit(newest[3], newest[4]) if newest is not None else None)
+                  OpenVisit(newest[3], newest[4], bool(newest[5]))
+                  if newest is not None else None)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -163,21 +164,14 @@ class Core:
         now = self.clock()
         seen = seen_key(incoming)
         try:
-            sender = find_sender(s, incoming.address)
+            sender = find_sender(s, incoming.address,
+                                 now.astimezone(ZoneInfo(self.settings.timezone)).date())
         except (SQLAlchemyError, DatabaseUnavailable):
             raise
         except Exception:
             return self._maintenance(s, incoming, seen, inline, now)
         if sender is None and not router.changes_state_unbound(incoming):
             return self._unbound(s, incoming, inline), None
-        fresh = insert_ignore(s, _SEEN, {**seen, "received_at": now},
-                              ["platform", "account", "message_key"])
-        if not fresh:
-            # A retry after a lost webhook response gets the reply the first delivery
-            # gave (WeChat retries the same MsgId three times, Telegram the update).
-            kept = s.execute(_KEPT_REPLY, _params(seen)).scalar() if inline else None
-            return Handled(inline=Outgoing.from_payload(kept) if kept else None,
-                           duplicate=True), None
         try:
             turn = self._routed(s, incoming, now, lock, sender)
         except (SQLAlchemyError, DatabaseUnavailable):
@@ -186,13 +180,33 @@ class Core:
             return self._maintenance(s, incoming, seen, inline, now)
         return self._finish(s, turn, seen, inline)
 
-    def _finish(self, s: Session, turn: Turn, seen: dict[str, str], inline: bool
-                ) -> tuple[Handled, Turn]:
+    def _finish(self, s: Session, turn: Turn, seen: dict[str, str], inline: bool,
+                *, seen_written: bool = False) -> tuple[Handled, Turn | None]:
+        """Queue the replies and commit, the message marked seen (with the reply a
+        redelivery gets again) by the turn's last statement. A message seen before is
+        only found out here: its work is rolled back, so a redelivery (even one handled
+        while the first delivery is still under way, which waits here for it) changes
+        nothing and gets the first delivery's reply (WeChat retries the same MsgId three
+        times, Telegram the update)."""
         inline_reply = self._queue_replies(turn, inline)
-        if inline_reply is not None:
-            s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": inline_reply.to_payload()})
+        reply = inline_reply.to_payload() if inline_reply is not None else None
+        if seen_written:
+            if reply is not None:
+                s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": reply})
+        elif not insert_ignore(s, _SEEN, {**seen, "received_at": turn.now}
+                               | ({"reply": reply} if reply is not None else {}),
+                               ["platform", "account", "message_key"]):
+            s.rollback()
+            return self._duplicate(s, seen, inline), None
         s.commit()
         return Handled(inline=inline_reply, duplicate=False, replies=tuple(turn.replies)), turn
+
+    def _duplicate(self, s: Session, seen: dict[str, str], inline: bool) -> Handled:
+        """A message handled before (its work already rolled back): the reply the first
+        delivery gave, for a webhook that lost its response."""
+        kept = s.execute(_KEPT_REPLY, _params(seen)).scalar() if inline else None
+        s.rollback()
+        return Handled(inline=Outgoing.from_payload(kept) if kept else None, duplicate=True)
 
     def _unbound(self, s: Session, incoming: Incoming, inline: bool) -> Handled:
         """Chatter from an account bound to no one writes nothing (no dedupe row: a
@@ -227,24 +241,26 @@ class Core:
             turn.person = sender.person
             turn.roles = sender.roles
             turn.open_visit = sender.open_visit
+            turn.open_visit_read = True
             if lock and sender.open_visit is not None:
                 turn.open_visit = open_conversation(s, sender.person.id, fresh=True)
         router.route(turn)
         return turn
 
     def _maintenance(self, s: Session, incoming: Incoming, seen: dict[str, str], inline: bool,
-                     now: datetime) -> tuple[Handled, Turn]:
+                     now: datetime) -> tuple[Handled, Turn | None]:
         """Handling failed for a reason a retry will not cure (a broken checklist or
         policy edited after start, a bug): nothing of it is kept, the operator sees an
         ERROR with the traceback, and the person is told — never silence."""
+        s.rollback()
+        if not insert_ignore(s, _SEEN, {**seen, "received_at": now},
+                             ["platform", "account", "message_key"]):
+            return self._duplicate(s, seen, inline), None
         log.exception("a %s message could not be handled; the sender was told the system "
                       "is under maintenance", incoming.address.platform)
-        s.rollback()
-        insert_ignore(s, _SEEN, {**seen, "received_at": now},
-                      ["platform", "account", "message_key"])
         turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
         turn.reply(Outgoing(render("bot_maintenance")))
-        return self._finish(s, turn, seen, inline)
+        return self._finish(s, turn, seen, inline, seen_written=True)
 
     async def aclose(self) -> None:
         """Close the event-loop path's connections (in the loop that opened them)."""

@@ -81,6 +81,9 @@ _OPEN_CONVERSATION = (
 class OpenVisit(NamedTuple):
     conversation: Conversation
     visit: Visit
+    # whether the visitor is still assigned to the visit's subject today, when it was
+    # read with them (bot.chat.sender); None: ask the database
+    assigned: bool | None = None
 
 
 def open_conversation(session: Session, person_id: int, *, fresh: bool = False
@@ -185,7 +188,9 @@ def start_visit(turn: Turn, visit_id: int) -> None:
         earlier = dict(existing.state or {})  # its buttons must stay expired
         s.delete(existing)
         s.flush()
-    open_ = open_conversation(s, turn.person.id)
+    # the sender, read in this transaction, had no checklist open: none to look for
+    none_open = turn.open_visit_read and turn.open_visit is None
+    open_ = None if none_open else open_conversation(s, turn.person.id)
     if open_ is not None:
         turn.reply(Outgoing(render("bot_finish_other_first")))
         _run(turn, open_.conversation, open_.visit, Inbound(text="继续"))
@@ -206,7 +211,11 @@ def start_visit(turn: Turn, visit_id: int) -> None:
 def continue_visit(turn: Turn, open_: OpenVisit, inbound: Inbound) -> None:
     assert turn.person is not None
     visit = open_.visit
-    if not is_assigned_visitor(turn.session, turn.person.id, visit.subject_id, turn.today()):
+    assigned = open_.assigned
+    if assigned is None:
+        assigned = is_assigned_visitor(turn.session, turn.person.id, visit.subject_id,
+                                       turn.today())
+    if not assigned:
         _assignment_ended(turn, open_.conversation, visit)
         return
     _run(turn, open_.conversation, visit, inbound)
@@ -236,7 +245,7 @@ def _assignment_ended(turn: Turn, conv: Conversation, visit: Visit) -> None:
 def reask(turn: Turn, open_: OpenVisit) -> None:
     """Repeat what the checklist is asking now, changing nothing (after a reply to a
     message that answered nothing)."""
-    conv, visit = open_
+    conv, visit = open_.conversation, open_.visit
     replies = ask_again(conv.state, load_checklist(conv.checklist),
                         _conversation_context(turn, conv, visit))
     for reply in replies:
