@@ -12,6 +12,7 @@ import warnings
 import weakref
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
@@ -200,23 +201,28 @@ class TelegramApi:
         return task
 
     async def _ack(self, query_id: str) -> None:
-        # A plain keep-alive POST with aiohttp: python-telegram-bot's request and result
-        # objects, and httpx's connection pool with many requests under way, cost more
-        # CPU than this call is worth on every press (bench.peer). Same base URL and token.
-        url = f"{self.bot().base_url}/answerCallbackQuery"
-        kept = _kept_session()
-        try:
-            if kept is not None:
-                ok, why = await _post_ack(kept, url, query_id)
-            else:
-                async with self._new_session() as session:
-                    ok, why = await _post_ack(session, url, query_id)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            ok, why = False, f"{type(exc).__name__}: {exc}"
+        ok, _status, why = await self.plain("answerCallbackQuery",
+                                            {"callback_query_id": query_id})
         if not ok:
             # a redelivered update's query was answered the first time; any other
             # failure left the visitor's button spinning
             log.warning("telegram answerCallbackQuery %s failed: %s", query_id, why)
+
+    async def plain(self, method: str, params: dict[str, Any]) -> tuple[bool, int, str]:
+        """A Bot API call whose result is not needed (an acknowledgement, a keyboard
+        retired) as a plain keep-alive POST with aiohttp: python-telegram-bot's request
+        and result objects, and httpx's connection pool with many requests under way,
+        cost more CPU than such a call is worth (bench.peer). Same base URL and token.
+        (ok, HTTP status or 0, why not) — never raises for the network or Telegram."""
+        url = f"{self.bot().base_url}/{method}"
+        kept = _kept_session()
+        try:
+            if kept is not None:
+                return await _post(kept, url, params)
+            async with self._new_session() as session:
+                return await _post(session, url, params)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return False, 0, f"{type(exc).__name__}: {exc}"
 
     def _new_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout),
@@ -268,10 +274,12 @@ def _kept_session() -> aiohttp.ClientSession | None:
     return session if session is not None and not session.closed else None
 
 
-async def _post_ack(session: aiohttp.ClientSession, url: str, query_id: str
-                    ) -> tuple[bool, str]:
-    async with session.post(url, json={"callback_query_id": query_id}) as resp:
+async def _post(session: aiohttp.ClientSession, url: str, params: dict[str, Any]
+                ) -> tuple[bool, int, str]:
+    async with session.post(url, json=params) as resp:
         body = await resp.read()
-    answer = json.loads(body) if resp.status == 200 else None
-    ok = isinstance(answer, dict) and answer.get("ok") is True
-    return ok, "" if ok else f"{resp.status} {body[:200].decode(errors='replace')}"
+    answer = json.loads(body) if body[:1] == b"{" else None
+    ok = resp.status == 200 and isinstance(answer, dict) and answer.get("ok") is True
+    why = "" if ok else (str(answer.get("description", ""))[:200] if isinstance(answer, dict)
+                         else body[:200].decode(errors="replace"))
+    return ok, resp.status, f"{resp.status} {why}" if not ok else ""

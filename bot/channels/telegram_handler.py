@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from telegram import Update
-from telegram.error import BadRequest, TelegramError
 
 from bot.channels.handoff import hand_to_core
 from bot.channels.telegram_api import TEXT_MAX_CHARS, TelegramApi
@@ -96,22 +95,17 @@ class UpdateHandler:
         twice."""
         if pressed.chat_id is None or pressed.message_id is None:
             return
-        bot = self.api.bot()
-        try:
-            if chosen and pressed.label and pressed.text:
-                text = render("tg_answered", text=pressed.text, label=pressed.label)
-                if len(text) <= TEXT_MAX_CHARS:
-                    await bot.edit_message_text(text, chat_id=pressed.chat_id,
-                                                message_id=pressed.message_id)
-                    return
-            await bot.edit_message_reply_markup(chat_id=pressed.chat_id,
-                                                message_id=pressed.message_id)
-        except BadRequest as exc:
-            # too old to edit, already edited, deleted: nothing left to retire
-            log.info("telegram keyboard of message %s not retired: %s", pressed.message_id, exc)
-        except TelegramError as exc:
-            log.warning("telegram keyboard of message %s not retired: %s",
-                        pressed.message_id, exc)
+        text = (render("tg_answered", text=pressed.text, label=pressed.label)
+                if chosen and pressed.label and pressed.text else None)
+        target = {"chat_id": pressed.chat_id, "message_id": pressed.message_id}
+        if text is not None and len(text) <= TEXT_MAX_CHARS:
+            ok, status, why = await self.api.plain("editMessageText", {**target, "text": text})
+        else:
+            ok, status, why = await self.api.plain("editMessageReplyMarkup", target)
+        if not ok:
+            # 400: too old to edit, already edited, deleted: nothing left to retire
+            log.log(logging.INFO if status == 400 else logging.WARNING,
+                    "telegram keyboard of message %s not retired: %s", pressed.message_id, why)
 
 
 def edits_pressed(pressed: Pressed, out: Outgoing) -> bool:

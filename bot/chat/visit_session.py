@@ -20,6 +20,7 @@ from bot.alerts import cases, families
 from bot.chat import household
 from bot.chat.context import Turn
 from bot.chat.scope import is_assigned_visitor
+from bot.chat.visit_facts import start_facts
 from conversations import buttons
 from conversations.checklist import Checklist, load_checklist
 from conversations.engine import (
@@ -118,10 +119,9 @@ def _context(turn: Turn, visit: Visit) -> Context:
     subject = s.get(Subject, visit.subject_id)
     person = s.get(Person, visit.subject_id)
     assert subject is not None and person is not None
-    today = turn.today()
     from store.models import FamilyLink
 
-    has_children = bool(subject.children_count) or s.execute(
+    has_family = s.execute(
         select(FamilyLink.id).where(FamilyLink.subject_id == subject.person_id).limit(1)
     ).first() is not None
     filed_before = s.scalar(
@@ -129,6 +129,13 @@ def _context(turn: Turn, visit: Visit) -> Context:
             Visit.subject_id == visit.subject_id, Visit.status == "filed", Visit.id != visit.id
         )
     ) or 0
+    return _context_of(turn, visit, subject, person, has_family, filed_before)
+
+
+def _context_of(turn: Turn, visit: Visit, subject: Subject, person: Person, has_family: bool,
+                filed_before: int) -> Context:
+    today = turn.today()
+    has_children = bool(subject.children_count) or has_family
     try:
         seasons = active_seasons(load_policy(visit.policy), today)
     except Exception:  # a checklist without a policy file still runs, without seasons
@@ -172,10 +179,11 @@ def button_ref(visit_id: int) -> str:
 def start_visit(turn: Turn, visit_id: int) -> None:
     s = turn.session
     assert turn.person is not None
-    visit = s.get(Visit, visit_id, with_for_update=True)
-    if visit is None or not is_assigned_visitor(s, turn.person.id, visit.subject_id, turn.today()):
+    facts = start_facts(s, visit_id, turn.person.id, turn.today())
+    if facts is None or not facts.assigned:
         turn.reply(Outgoing(render("bot_not_your_visit")))
         return
+    visit = facts.visit
     if visit.status == "filed":
         turn.reply(Outgoing(render("bot_visit_already_filed", visit_id=visit.id)))
         return
@@ -196,7 +204,8 @@ def start_visit(turn: Turn, visit_id: int) -> None:
         _run(turn, open_.conversation, open_.visit, Inbound(text="继续"))
         return
     checklist = load_checklist(visit.policy)
-    ctx = _context(turn, visit)
+    ctx = _context_of(turn, visit, facts.subject, facts.person, facts.has_family,
+                      facts.filed_before)
     result = start(checklist, ctx, turn.now, after=earlier)
     conv = Conversation(person_id=turn.person.id, visit_id=visit.id, checklist=checklist.name,
                         state=result.state, status=result.state.get("status", "active"),
@@ -205,7 +214,7 @@ def start_visit(turn: Turn, visit_id: int) -> None:
     visit.status = "in_progress"
     visit.visitor_id = turn.person.id
     s.flush()
-    _apply(turn, conv, visit, result, checklist)
+    _apply(turn, conv, visit, result, checklist, saved=True)
 
 
 def continue_visit(turn: Turn, open_: OpenVisit, inbound: Inbound) -> None:
@@ -286,11 +295,13 @@ def _save_state(turn: Turn, conv: Conversation, state: dict[str, Any]) -> None:
 
 
 def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult,
-           checklist: Checklist) -> None:
+           checklist: Checklist, *, saved: bool = False) -> None:
+    """`saved`: the conversation was just inserted with the step's state."""
     s = turn.session
     before = conv.state or {}
     seq_before = before.get("seq")
-    _save_state(turn, conv, result.state)
+    if not saved:
+        _save_state(turn, conv, result.state)
     for event in result.events:
         if isinstance(event, AnswerSet):
             _store_answer(s, visit, event, turn)
