@@ -50,9 +50,16 @@ class UpdateHandler:
 
     async def process(self, update: Update, *, inline: bool) -> Done:
         """Raises DatabaseUnavailable (the update must come again); nothing else."""
-        parsed = parse_update(update, self.api.bot_id)
+        return await self.process_parsed(parse_update(update, self.api.bot_id),
+                                         update.update_id, inline=inline)
+
+    async def process_parsed(self, parsed: Parsed | Ignore | None, update_id: int, *,
+                             inline: bool) -> Done:
+        """An update already read (`telegram_parse`); None is treated as nothing to do."""
+        if parsed is None:
+            return Done()
         if isinstance(parsed, Ignore):
-            log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
+            log.info("telegram update %s ignored: %s", update_id, parsed.reason)
             if parsed.pressed is not None:
                 self.answer(parsed.pressed)
             return Done()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import Message, Update
 
@@ -146,3 +147,70 @@ def _callback(update: Update, msg_id: str) -> Parsed | Ignore:
                            meta={"callback_query_id": query.id,
                                  "message_id": message.message_id}, kind=Kind.CALLBACK),
                   pressed)
+
+
+def parse_press(data: dict[str, Any], bot_id: str) -> Parsed | Ignore | None:
+    """A button press read straight from the update's JSON, as `parse_update` reads it
+    from python-telegram-bot's objects (tests/unit/test_telegram_parse.py checks the two
+    agree on every shape): a press is most of what a visitor sends, and building the
+    update's objects cost more than the rest of the webhook's own work. None for
+    anything else, or any field not of the type Telegram documents, which then goes the
+    long way (and is refused there if it is malformed)."""
+    query = data.get("callback_query")
+    update_id = data.get("update_id")
+    if not isinstance(query, dict) or not isinstance(update_id, int) or len(data) != 2:
+        return None
+    query_id, press, sender = query.get("id"), query.get("data"), query.get("from")
+    if (not isinstance(query_id, str) or not (press is None or isinstance(press, str))
+            or not _user(sender) or not isinstance(query.get("chat_instance"), str)):
+        return None
+    msg_id = update_key(bot_id, update_id)
+    message = query.get("message")
+    if message is None:
+        return Ignore("button on an inline-mode message", Pressed(query_id, press or ""))
+    if not isinstance(message, dict):
+        return None
+    chat, message_id, when = message.get("chat"), message.get("message_id"), message.get("date")
+    if (not isinstance(chat, dict) or not _int(chat.get("id"))
+            or not isinstance(chat.get("type"), str) or not _int(message_id)
+            or not _int(when)):
+        return None
+    # an inaccessible message (date 0) carries no text or keyboard, so none is found
+    text, markup, label = message.get("text"), message.get("reply_markup"), None
+    if not (text is None or isinstance(text, str)) or not (
+            markup is None or isinstance(markup, dict)):
+        return None
+    rows = (markup or {}).get("inline_keyboard", [])
+    if not isinstance(rows, list) or not all(
+            isinstance(row, list) and all(_button(b) for b in row) for row in rows):
+        return None
+    for row in rows:
+        for button in row:
+            if button.get("callback_data") == press:
+                label = button["text"]
+    pressed = Pressed(query_id, press or "", chat["id"], message_id, label, text)
+    if chat["type"] != "private":
+        return Ignore(f"button in a {chat['type']} chat", pressed)
+    if not press:
+        return Ignore("button without callback data", pressed)
+    if len(press.encode("utf-8")) > CALLBACK_MAX_BYTES:
+        return Ignore("callback data over 64 bytes", pressed)
+    return Parsed(Incoming(Address(PLATFORM, str(chat["id"])), msg_id, choice=press,
+                           meta={"callback_query_id": query_id, "message_id": message_id},
+                           kind=Kind.CALLBACK), pressed)
+
+
+def _int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _user(value: object) -> bool:
+    return (isinstance(value, dict) and _int(value.get("id"))
+            and isinstance(value.get("is_bot"), bool)
+            and isinstance(value.get("first_name"), str))
+
+
+def _button(value: object) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("text"), str)
+            and (value.get("callback_data") is None
+                 or isinstance(value.get("callback_data"), str)))

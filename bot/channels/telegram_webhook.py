@@ -35,6 +35,7 @@ from bot.channels.telegram_api import (
 )
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
+from bot.channels.telegram_parse import parse_press
 from bot.channels.wechat_webhook import Unread, read_limited
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing
@@ -72,19 +73,24 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
             data = json.loads(await read_limited(request, MAX_BODY))
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update object")
-            update = Update.de_json(data, None)
+            # a press is read from the JSON itself; anything else as python-telegram-bot
+            # reads it
+            pressed = parse_press(data, api.bot_id)
+            update = Update.de_json(data, None) if pressed is None else None
         except Unread as exc:
             return _refused(exc.status, exc.reason)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             # RecursionError: JSON nested thousands deep, even with the right secret
             return _refused(400, f"malformed update ({type(exc).__name__})")
+        update_id = data["update_id"]
         try:
-            done = await handler.process(update, inline=True)
+            done = await (handler.process(update, inline=True) if update is not None else
+                          handler.process_parsed(pressed, update_id, inline=True))
         except DatabaseUnavailable as exc:
-            log.error("database unavailable for telegram update %s: %s", update.update_id, exc)
+            log.error("database unavailable for telegram update %s: %s", update_id, exc)
             return Response(status_code=503)
         except Exception:
-            log.exception("handling telegram update %s failed", update.update_id)
+            log.exception("handling telegram update %s failed", update_id)
             return Response(status_code=200)
         return await _respond(done, channel)
 

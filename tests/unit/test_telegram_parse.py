@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from telegram import Update
 
 from bot.channels.telegram_api import CallbackTooLong, commands, keyboard, split_text
 from bot.channels.telegram_handler import edits_pressed
-from bot.channels.telegram_parse import Ignore, Parsed, Pressed, parse_update
+from bot.channels.telegram_parse import Ignore, Parsed, Pressed, parse_press, parse_update
 from conversations.messages import Choice, Kind, Outgoing
 
 CHAT = {"id": 5001, "type": "private", "first_name": "李"}
@@ -182,3 +184,58 @@ def test_command_menu_is_chinese_and_valid() -> None:
         assert c.command.islower() and 1 <= len(c.command) <= 32
         assert 3 <= len(c.description) <= 256 and any("\u4e00" <= ch <= "\u9fff"
                                                       for ch in c.description)
+
+
+# -- a press read from the JSON agrees with python-telegram-bot's reading ---------------
+
+_texts = st.text(max_size=80)
+_button = st.fixed_dictionaries(
+    {"text": _texts},
+    optional={"callback_data": st.one_of(st.sampled_from(["a:q:1", "c:back:1.2", "start:9"]),
+                                         st.text(max_size=70)),
+              "url": st.just("https://example.org")})
+_markup = st.fixed_dictionaries(
+    {"inline_keyboard": st.lists(st.lists(_button, min_size=1, max_size=4), max_size=4)})
+_chat = st.fixed_dictionaries({"id": st.integers(-10**12, 10**12),
+                               "type": st.sampled_from(["private", "group", "supergroup",
+                                                        "channel"])},
+                              optional={"first_name": _texts})
+_message = st.fixed_dictionaries(
+    {"message_id": st.integers(1, 2**31), "chat": _chat,
+     "date": st.one_of(st.just(0), st.integers(1, 2_000_000_000))},
+    optional={"text": _texts, "reply_markup": _markup,
+              "from": st.just({"id": 1, "is_bot": True, "first_name": "bot"})})
+_query = st.fixed_dictionaries(
+    {"id": st.text(min_size=1, max_size=20), "chat_instance": st.text(max_size=10),
+     "from": st.fixed_dictionaries({"id": st.integers(1, 2**40), "is_bot": st.booleans(),
+                                    "first_name": _texts})},
+    optional={"data": st.one_of(st.sampled_from(["a:q:1", "c:back:1.2", "start:9", ""]),
+                                st.text(max_size=70)),
+              "message": _message})
+
+
+@given(query=_query, update_id=st.integers(0, 2**31))
+@settings(max_examples=400, deadline=None)
+def test_a_press_read_from_json_is_read_as_python_telegram_bot_reads_it(
+        query: dict[str, Any], update_id: int) -> None:
+    data = {"update_id": update_id, "callback_query": query}
+    fast = parse_press(data, "777")
+    assert fast is not None  # every documented shape of a press takes the short way
+    assert fast == parse_update(Update.de_json(data, None), "777")
+
+
+@pytest.mark.parametrize("odd", [
+    {"update_id": 1, "message": message(text="hi")},  # not a press
+    {"update_id": 1, "callback_query": {"id": 5, "from": USER, "chat_instance": "c"}},
+    {"update_id": 1, "callback_query": {"id": "q", "chat_instance": "c"}},  # no sender
+    {"update_id": 1, "callback_query": {"id": "q", "from": USER, "chat_instance": "c",
+                                        "message": {"message_id": "9", "date": 1,
+                                                    "chat": CHAT}}},
+    {"update_id": 1, "callback_query": {"id": "q", "from": USER, "chat_instance": "c",
+                                        "message": message(reply_markup={
+                                            "inline_keyboard": [{"text": "x"}]})}},
+    {"update_id": 1, "callback_query": {"id": "q", "from": USER, "chat_instance": "c",
+                                        "data": 7}},
+])
+def test_an_odd_press_goes_the_long_way(odd: dict[str, Any]) -> None:
+    assert parse_press(odd, "777") is None
