@@ -1,6 +1,7 @@
 """visitbot beside the bot a developer would write by hand, closed loop, same PostgreSQL.
 
     python -m bench.peer --visitors 100 --steps 16 --rounds 3 [--peer-concurrent]
+        [--workers 2] [--only visitbot] [--spy FOLDER]
 
 Builds a small province on PostgreSQL (bench.province: `visitors × rounds × 10`
 subjects, all under linzi-2022, ticked, the reminders marked sent), then runs the two
@@ -19,7 +20,13 @@ is an "answer". Per run: answers/s, p50/p99 from the update's delivery to the ne
 question, the bot process's CPU per answer (/proc), Bot API calls per answer (by API
 call, and in webhook responses), and transactions per answer (the database's
 xact_commit in pg_stat_database, read after the bot has stopped so every backend has
-reported). Then the table of ranges over the rounds.
+reported), and which steps hold the slowest 1 %. Then the table of ranges over the
+rounds. `--workers` runs visitbot as that many processes (the peer stays one), `--spy`
+samples each bot with py-spy while its visitors walk (read with bench.stacks).
+
+The generator itself (this process: the visitors' HTTP client and the Bot API) runs on
+uvloop with aiohttp, so it takes a tenth of a core or so and leaves the two cores to the
+bot and PostgreSQL; with httpx it took most of a core, which both bots lost.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ SECRET = "bench-peer-secret"
 POLICY = "linzi-2022"  # the peer asks this checklist's questions too
 BOTS = ("peer", "visitbot")
 LOGS = Path(os.environ.get("TMPDIR", "/tmp"))
+WORKERS = [1]  # visitbot's processes (`--workers`); the peer is one process
 
 
 # -- the database -------------------------------------------------------------------------
@@ -187,7 +195,7 @@ def command(bot: str, url: str, api: BotApi, port: int, concurrent: bool
                VISITBOT_TELEGRAM_BASE_URL=api.base_url,
                VISITBOT_TELEGRAM_BASE_FILE_URL=api.url + "/file/bot")
     cmd = [str(Path(sys.executable).parent / "visitbot"), "run", "--channel", "telegram",
-           "--no-tick", "--port", str(port), "--workers", "1"]
+           "--no-tick", "--port", str(port), "--workers", str(WORKERS[0])]
     return cmd, env
 
 
@@ -376,7 +384,11 @@ def main() -> None:
                     help="sample each bot with py-spy during its walk (read with "
                          "python -m bench.stacks FOLDER/<bot>-N.txt)")
     ap.add_argument("--only", choices=BOTS, help="run one bot only")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="visitbot's processes (visitbot run --workers), for the scaling "
+                         "figure; the peer stays one process")
     args = ap.parse_args()
+    WORKERS[0] = args.workers
     url, name = new_database("postgres")
     try:
         upgrade(url)
