@@ -230,7 +230,7 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         stored0 = await asyncio.to_thread(stored, url, bot)
         commits0 = await asyncio.to_thread(commits, url)
         calls0, cpu0, t0 = api.counts(), server.cpu_seconds(), time.perf_counter()
-        own0 = time.process_time()
+        own0, db0 = time.process_time(), postgres_cpu()
         profiler = spy_on(server, spy, bot, next(ids)) if spy else None
         # aiohttp: httpx's pool costs milliseconds of this process's CPU per request with
         # a hundred under way, CPU the bots on the same two cores would lose
@@ -240,6 +240,7 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
             crowd = [Walker(bot, api, client, chat, hook, ids) for chat in chats]
             await asyncio.gather(*(w.walk(steps) for w in crowd))
         elapsed, own = time.perf_counter() - t0, time.process_time() - own0
+        db_cpu = postgres_cpu() - db0
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             await asyncio.to_thread(profiler.wait, 60)
@@ -263,6 +264,7 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         "seconds": elapsed, "answers_per_s": answers / elapsed if elapsed else 0.0,
         "p50_ms": pct(0.50), "p99_ms": pct(0.99),
         "cpu_ms_per_answer": 1000 * cpu / max(1, answers),
+        "db_cpu_ms_per_answer": 1000 * db_cpu / max(1, answers),
         "calls": {f"{m} ({via})": n for (m, via), n in sorted(calls.items()) if n},
         "api_calls_per_answer": by_api / max(1, answers),
         "response_calls_per_answer": in_response / max(1, answers),
@@ -275,6 +277,25 @@ async def one_run(bot: str, url: str, chats: list[int], steps: int,
         "generator_cpu_share": own / elapsed if elapsed else 0.0,
         "worst_steps": worst_steps(crowd),
     }
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL processes (the server the two
+    bots share, on the same cores): what an answer costs the database. A backend that
+    exits during the run takes its share with it, so this is a floor."""
+    ticks = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        name, _, rest = stat.partition(" (")[2].partition(")")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def worst_steps(crowd: list[Walker], n: int = 5) -> list[tuple[int, int]]:
@@ -325,7 +346,8 @@ async def compare(url: str, visitors: int, steps: int, rounds: int,
 def line(r: dict[str, Any]) -> str:
     return (f"round {r['round']} {r['bot']:8}: {r['answers']} answers, "
             f"{r['answers_per_s']:.0f}/s, p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
-            f"CPU {r['cpu_ms_per_answer']:.2f} ms/answer, API calls "
+            f"CPU {r['cpu_ms_per_answer']:.2f} ms/answer (PostgreSQL "
+            f"{r['db_cpu_ms_per_answer']:.2f} ms), API calls "
             f"{r['api_calls_per_answer']:.2f} + {r['response_calls_per_answer']:.2f} in "
             f"responses per answer, {r['xacts_per_answer']:.2f} transactions/answer, "
             f"{r['stored']} answers stored, {r['stuck']} stuck, {r['redelivered']} "
@@ -341,9 +363,10 @@ def span(values: list[float], fmt: str) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("| bot | answers/s | p50 | p99 | bot CPU per answer | Bot API calls per answer "
-            "(by API + in webhook responses) | transactions per answer |\n"
-            "|---|---|---|---|---|---|---|")
+    head = ("| bot | answers/s | p50 | p99 | bot CPU per answer | PostgreSQL CPU per answer "
+            "| Bot API calls per answer (by API + in webhook responses) "
+            "| transactions per answer |\n"
+            "|---|---|---|---|---|---|---|---|")
     lines = [head]
     for bot in BOTS:
         mine = [r for r in rows if r["bot"] == bot]
@@ -354,6 +377,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {bot} | {col('answers_per_s', '{:.0f}')} | {col('p50_ms', '{:.0f}')} ms "
             f"| {col('p99_ms', '{:.0f}')} ms | {col('cpu_ms_per_answer', '{:.1f}')} ms "
+            f"| {col('db_cpu_ms_per_answer', '{:.1f}')} ms "
             f"| {col('api_calls_per_answer', '{:.2f}')} + "
             f"{col('response_calls_per_answer', '{:.2f}')} "
             f"| {col('xacts_per_answer', '{:.2f}')} |")
