@@ -24,7 +24,11 @@ def test_peer_and_visitbot_walk_the_same_loop(pg_url: str) -> None:
         assert r["walked_all"] == VISITORS and r["stuck"] == r["refused"] == 0, r
         assert r["answers"] == VISITORS * STEPS
         assert r["answers_per_s"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0
-        assert r["cpu_ms_per_answer"] > 0
+        assert r["cpu_ms_per_answer"] > 0 and r["db_cpu_ms_per_answer"] >= 0
+        # the tail is named: which steps hold the slowest 1 %, and the p99 without the
+        # opening steps every visitor takes at once
+        assert r["worst_steps"] and all(0 <= step < STEPS for step, _ in r["worst_steps"])
+        assert r["p99_after_opening_ms"] > 0
     by_bot = {r["bot"]: r for r in rows}
 
     p = by_bot["peer"]
