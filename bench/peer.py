@@ -24,9 +24,9 @@ reported), and which steps hold the slowest 1 %. Then the table of ranges over t
 rounds. `--workers` runs visitbot as that many processes (the peer stays one), `--spy`
 samples each bot with py-spy while its visitors walk (read with bench.stacks).
 
-The generator itself (this process: the visitors' HTTP client and the Bot API) runs on
-uvloop with aiohttp, so it takes a tenth of a core or so and leaves the two cores to the
-bot and PostgreSQL; with httpx it took most of a core, which both bots lost.
+The generator itself (this process: the visitors' HTTP client and the Bot API) posts
+with aiohttp, so it takes a fifth of a core or less and leaves the two cores to the bot
+and PostgreSQL; with httpx it took most of a core, which both bots lost.
 """
 
 from __future__ import annotations
@@ -396,14 +396,6 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def on_uvloop(main: Any) -> Any:
-    """The generator on uvloop, as visitbot runs: less of the two cores for it."""
-    import uvloop
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
-
-
 def main() -> None:
     from bench.dbs import drop_database, new_database
     from store.migrate import upgrade
@@ -431,7 +423,7 @@ def main() -> None:
         print(f"building {args.visitors * args.rounds} visitors with planned {POLICY} "
               "visits …", flush=True)
         prepare(url, args.visitors * args.rounds)
-        rows = on_uvloop(compare(url, args.visitors, args.steps, args.rounds,
+        rows = asyncio.run(compare(url, args.visitors, args.steps, args.rounds,
                                    args.peer_concurrent,
                                    say=lambda s: print(s, flush=True), spy=args.spy,
                                    bots=(args.only,) if args.only else BOTS))

@@ -12,8 +12,6 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Coroutine
-from typing import Any
 
 import uvicorn
 from starlette.routing import BaseRoute
@@ -98,19 +96,6 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run the server's coroutine on uvloop where it is installed (it is a dependency on
-    Linux and macOS): the event loop's own bookkeeping was the largest single cost of a
-    webhook turn under load (bench.peer's profile); plain asyncio elsewhere."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
-
-
 def listening_socket(host: str, port: int) -> socket.socket:
     """The socket forked workers share. Its proto is given: asyncio sets TCP_NODELAY only
     on accepted sockets whose proto says TCP, and without it every reply (headers and body
@@ -130,7 +115,7 @@ def serve(app: App, names: list[str], *, host: str | None = None, port: int | No
     setup_logging()
     host, port = host or app.settings.host, port or app.settings.port
     if workers <= 1:
-        run_loop(_serve(app, names, host, port, scheduler, tick=tick))
+        asyncio.run(_serve(app, names, host, port, scheduler, tick=tick))
         return
     sock = listening_socket(host, port)
     app.engine.dispose()  # no connection may cross the fork
@@ -140,7 +125,7 @@ def serve(app: App, names: list[str], *, host: str | None = None, port: int | No
         if pid == 0:
             code = 0
             try:
-                run_loop(_serve(app, names, host, port, scheduler, sock, tick=tick))
+                asyncio.run(_serve(app, names, host, port, scheduler, sock, tick=tick))
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1
