@@ -72,6 +72,27 @@ def enqueue(
 
     `on_sent`: a message written in the same transaction that records this one's
     delivery, {"person_id", "key", "kind", "payload"} (see `store.outbox_delivery`)."""
+    row = outbox_row(key=key, platform=platform, external_id=external_id, kind=kind,
+                     payload=payload, person_id=person_id, not_before=not_before,
+                     status=status, priority=priority, on_sent=on_sent)
+    added = insert_ignore(session, OutboxMessage.__table__, row, ["idempotency_key"]) == 1
+    if added:
+        mark_due(session, row)
+    return added
+
+
+def mark_due(session: Session, row: dict[str, Any]) -> None:
+    """A pending row due now wakes this process's dispatchers when the session commits."""
+    if row["status"] == "pending" and _due(row["not_before"], row["created_at"]):
+        session.info[_DUE_NOW] = True
+
+
+def outbox_row(*, key: str, platform: str, external_id: str, kind: str,
+               payload: dict[str, Any], person_id: int | None = None,
+               not_before: datetime | None = None, status: str = "pending",
+               priority: int = ROUTINE, on_sent: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+    """The outbox row `enqueue` writes (for a caller that writes it with another row)."""
     now = utcnow()
     row = {
         "idempotency_key": key,
@@ -89,10 +110,7 @@ def enqueue(
     }
     if on_sent is not None:  # left out, not JSON null
         row["on_sent"] = on_sent
-    added = insert_ignore(session, OutboxMessage.__table__, row, ["idempotency_key"]) == 1
-    if added and status == "pending" and _due(row["not_before"], now):
-        session.info[_DUE_NOW] = True
-    return added
+    return row
 
 
 def _due(not_before: datetime, now: datetime) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -59,3 +59,35 @@ def upsert(session: Session, table: Table, row: dict[str, Any], conflict: list[s
     where a delete and an insert would be two round trips."""
     stmt = _upsert_stmt(table, tuple(row), tuple(conflict), session.get_bind().dialect.name)
     session.execute(stmt, row)
+
+
+@lru_cache(maxsize=64)
+def _ignore_pair_stmt(first: Table, first_cols: tuple[str, ...], first_conflict: tuple[str, ...],
+                      then: Table, then_cols: tuple[str, ...], then_conflict: tuple[str, ...]
+                      ) -> Any:
+    """PostgreSQL: both inserts in one statement, the first as a data-modifying CTE (run
+    to completion whatever the main statement reads of it)."""
+    ins = postgresql.insert
+    head = (ins(first).values({c: bindparam(f"f_{c}", type_=first.c[c].type)
+                               for c in first_cols})
+            .on_conflict_do_nothing(index_elements=list(first_conflict))
+            .returning(*first.primary_key.columns).cte("first_row"))
+    return (ins(then).values({c: bindparam(f"t_{c}", type_=then.c[c].type) for c in then_cols})
+            .on_conflict_do_nothing(index_elements=list(then_conflict))
+            .returning(*then.primary_key.columns).add_cte(head))
+
+
+def insert_ignore_both(session: Session, first: Table, first_row: dict[str, Any],
+                       first_conflict: list[str], then: Table, then_row: dict[str, Any],
+                       then_conflict: list[str]) -> bool:
+    """Insert two rows, each skipped if it hits its unique key (as `insert_ignore`), in one
+    round trip on PostgreSQL (two elsewhere): the end of every chat turn writes its reply
+    and its dedupe row together. Whether the second row was inserted."""
+    if session.get_bind().dialect.name != "postgresql":
+        insert_ignore(session, first, first_row, first_conflict)
+        return insert_ignore(session, then, then_row, then_conflict) == 1
+    stmt = _ignore_pair_stmt(first, tuple(first_row), tuple(first_conflict),
+                             then, tuple(then_row), tuple(then_conflict))
+    params = {f"f_{k}": v for k, v in first_row.items()} | {
+        f"t_{k}": v for k, v in then_row.items()}
+    return len(session.execute(stmt, params).all()) == 1

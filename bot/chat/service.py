@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
@@ -33,10 +34,10 @@ from conversations.messages import Incoming, Outgoing
 from conversations.text import render
 from store.base import utcnow
 from store.db import DatabaseUnavailable, async_session_factory
-from store.models import InboundSeen
-from store.outbox import enqueue
+from store.models import InboundSeen, OutboxMessage
+from store.outbox import enqueue, mark_due, outbox_row
 from store.uow import UnitOfWork
-from store.upsert import insert_ignore
+from store.upsert import insert_ignore, insert_ignore_both
 
 log = logging.getLogger(__name__)
 RETRIES = 3  # concurrent messages of one visitor: the loser of the row lock runs again
@@ -46,6 +47,8 @@ INBOUND_TOUCH = timedelta(minutes=1)
 
 
 _SEEN = InboundSeen.__table__
+_SEEN_KEY = ["platform", "account", "message_key"]
+_OUTBOX = OutboxMessage.__table__
 _SAME_MESSAGE = ((_SEEN.c.platform == bindparam("b_platform"))
                  & (_SEEN.c.account == bindparam("b_account"))
                  & (_SEEN.c.message_key == bindparam("b_message_key")))
@@ -207,14 +210,16 @@ class Core:
         while the first delivery is still under way, which waits here for it) changes
         nothing and gets the first delivery's reply (WeChat retries the same MsgId three
         times, Telegram the update)."""
-        inline_reply = self._queue_replies(turn, inline)
+        inline_reply, last_row = self._queue_replies(turn, inline, hold_last=not seen_written)
         reply = inline_reply.to_payload() if inline_reply is not None else None
+        seen_row = {**seen, "received_at": turn.now} | (
+            {"reply": reply} if reply is not None else {})
         if seen_written:
             if reply is not None:
                 s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": reply})
-        elif not insert_ignore(s, _SEEN, {**seen, "received_at": turn.now}
-                               | ({"reply": reply} if reply is not None else {}),
-                               ["platform", "account", "message_key"]):
+        elif not (insert_ignore_both(s, _OUTBOX, last_row, ["idempotency_key"], _SEEN,
+                                     seen_row, _SEEN_KEY) if last_row is not None
+                  else insert_ignore(s, _SEEN, seen_row, _SEEN_KEY)):
             s.rollback()
             return self._duplicate(s, seen, inline), None
         s.commit()
@@ -295,7 +300,12 @@ class Core:
             except Exception:  # a failed report must not fail the message already stored
                 log.exception("after-commit job failed")
 
-    def _queue_replies(self, turn: Turn, inline: bool) -> Outgoing | None:
+    def _queue_replies(self, turn: Turn, inline: bool, *, hold_last: bool = False
+                       ) -> tuple[Outgoing | None, dict[str, Any] | None]:
+        """Write the turn's replies to the outbox; the first rides in the webhook's
+        response (marked sent) when `inline`. With `hold_last`, a lone reply's row is
+        returned instead of written, for the caller to write with the dedupe row in one
+        round trip (most turns have one reply)."""
         inline_reply: Outgoing | None = None
         person_id = turn.person.id if turn.person else None
         if inline and turn.address.platform in JOINED_LIMITS:
@@ -304,11 +314,11 @@ class Core:
             # through the outbox, a call and a dispatcher's wake-up later.
             turn.replies[:] = join_leading_text(turn.replies,
                                                 JOINED_LIMITS[turn.address.platform])
+        held: dict[str, Any] | None = None
         for i, reply in enumerate(turn.replies):
             # The first reply can ride back in the webhook's own HTTP response.
             as_inline = inline and i == 0
-            enqueue(
-                turn.session,
+            row = dict(
                 key=reply_key(turn.incoming, i),
                 platform=turn.address.platform,
                 external_id=turn.address.external_id,
@@ -318,9 +328,17 @@ class Core:
                 not_before=turn.now,
                 status="sent" if as_inline else "pending",
             )
+            if hold_last and len(turn.replies) == 1:
+                # a lone reply written with the dedupe row: a pending one must still
+                # wake the dispatcher when committed, as enqueue would have
+                held = outbox_row(**row)
+                if not as_inline:
+                    mark_due(turn.session, held)
+            else:
+                enqueue(turn.session, **row)
             if as_inline:
                 inline_reply = reply
-        return inline_reply
+        return inline_reply, held
 
 
 # Platforms whose webhook answer carries one message of up to this many characters.

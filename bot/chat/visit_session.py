@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import date
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -294,17 +296,61 @@ def _save_state(turn: Turn, conv: Conversation, state: dict[str, Any]) -> None:
         set_committed_value(conv, key, value)
 
 
+_ANSWERS = Answer.__table__
+_ANSWER_COLUMNS = ("visit_id", "question_id", "value", "display", "severity", "kind",
+                   "answered_at")
+
+
+@lru_cache(maxsize=1)
+def _save_state_and_answer_stmt() -> Any:
+    """PostgreSQL: the state UPDATE (guarded by the version) and the answer's upsert in
+    one statement; the answer is written only if the state was (it selects from the
+    UPDATE's RETURNING), so no row back means the conversation changed under the turn."""
+    saved = _SAVE_STATE.returning(_CONVERSATIONS.c.id).cte("saved_state")
+    row = select(*(bindparam(f"a_{c}", type_=_ANSWERS.c[c].type) for c in _ANSWER_COLUMNS)
+                 ).select_from(saved)
+    stmt = postgresql.insert(_ANSWERS).from_select(list(_ANSWER_COLUMNS), row)
+    return (stmt.on_conflict_do_update(
+        index_elements=["visit_id", "question_id"],
+        set_={c: stmt.excluded[c] for c in _ANSWER_COLUMNS[2:]})
+        .returning(_ANSWERS.c.id).add_cte(saved))
+
+
+def _save_state_and_answer(turn: Turn, conv: Conversation, state: dict[str, Any],
+                           visit: Visit, ev: AnswerSet) -> None:
+    """`_save_state` then `_store_answer`, in one round trip (a step that only answers a
+    question is most of a checklist)."""
+    _answer_facts(visit, ev)
+    status = state.get("status", conv.status)
+    done = turn.session.connection().execute(_save_state_and_answer_stmt(), {
+        "b_id": conv.id, "b_version": conv.version, "b_state": state, "b_status": status,
+        "b_next": conv.version + 1, "b_now": turn.now,
+        **{f"a_{k}": v for k, v in _answer_row(visit, ev, turn).items()}}).all()
+    if len(done) != 1:
+        raise StaleDataError(f"conversation {conv.id} changed under this turn")
+    for key, value in (("state", state), ("status", status), ("version", conv.version + 1),
+                       ("updated_at", turn.now)):
+        set_committed_value(conv, key, value)
+
+
 def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult,
            checklist: Checklist, *, saved: bool = False) -> None:
     """`saved`: the conversation was just inserted with the step's state."""
     s = turn.session
     before = conv.state or {}
     seq_before = before.get("seq")
-    if not saved:
+    events = result.events
+    # a step whose only effect is one answer: its state and answer in one statement
+    one_answer = (not saved and len(events) == 1 and isinstance(events[0], AnswerSet)
+                  and s.get_bind().dialect.name == "postgresql")
+    if one_answer:
+        _save_state_and_answer(turn, conv, result.state, visit, events[0])
+    elif not saved:
         _save_state(turn, conv, result.state)
-    for event in result.events:
+    for event in events:
         if isinstance(event, AnswerSet):
-            _store_answer(s, visit, event, turn)
+            if not one_answer:
+                _store_answer(s, visit, event, turn)
         elif isinstance(event, AnswerCleared):
             s.execute(delete(Answer).where(Answer.visit_id == visit.id,
                                            Answer.question_id == event.question_id))
@@ -406,15 +452,22 @@ def _answered_before(checklist: Checklist, state: dict[str, Any]) -> dict[str, A
 
 
 def _store_answer(s: Session, visit: Visit, ev: AnswerSet, turn: Turn) -> None:
+    _answer_facts(visit, ev)
+    upsert(s, _ANSWERS, _answer_row(visit, ev, turn), ["visit_id", "question_id"])
+
+
+def _answer_facts(visit: Visit, ev: AnswerSet) -> None:
+    """The answers that are also facts of the visit: its mode and its date."""
     if ev.question_id == "_mode":
         visit.mode = str(ev.value)
     elif ev.question_id == "_date":
         visit.visited_on = date.fromisoformat(str(ev.value))
-    upsert(s, Answer.__table__, {
-        "visit_id": visit.id, "question_id": ev.question_id, "value": ev.value,
-        "display": ev.display, "severity": ev.severity, "kind": ev.kind,
-        "answered_at": turn.now,
-    }, ["visit_id", "question_id"])
+
+
+def _answer_row(visit: Visit, ev: AnswerSet, turn: Turn) -> dict[str, Any]:
+    return {"visit_id": visit.id, "question_id": ev.question_id, "value": ev.value,
+            "display": ev.display, "severity": ev.severity, "kind": ev.kind,
+            "answered_at": turn.now}
 
 
 def _file(turn: Turn, visit: Visit, ev: Filed) -> None:
