@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,3 +93,54 @@ def test_concurrent_turns_on_the_event_loop(sessions: sessionmaker[Session],
     results = asyncio.run(all_at_once())
     assert len(results) == BURST
     check(sessions, conv_id, v0, "a")
+
+
+def test_a_turn_that_lost_the_race_writes_neither_state_nor_answer(
+        sessions: sessionmaker[Session], db_url: str) -> None:
+    """A step whose conversation changed after it was read (another turn saved first) is
+    refused as stale, so the turn runs again, on either store (on PostgreSQL the state and
+    the answer are one statement, the answer written only where the guarded state was):
+    nothing of it is kept, and the same step on a fresh read stores its answer."""
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from bot.chat.context import Turn
+    from bot.chat.visit_session import _apply
+    from conversations.checklist import load_checklist
+    from conversations.engine import Inbound, step
+    from store.models import Visit
+
+    core, visitor, conv_id = started(sessions, db_url)
+    with sessions() as s:
+        conv = s.get(Conversation, conv_id)
+        visit = s.get(Visit, conv.visit_id)  # type: ignore[union-attr]
+        assert conv is not None and visit is not None
+        checklist = load_checklist(conv.checklist)
+        turn = Turn(session=s, settings=core.settings,
+                    incoming=Incoming(Address("console", f"p{visitor}"), "x", text="1"),
+                    now=T0)
+        from bot.chat.visit_session import _conversation_context
+
+        result = step(conv.state, Inbound(text="1"), checklist,
+                      _conversation_context(turn, conv, visit), T0)
+        asked, vid = conv.state["cur"], visit.id
+        assert [type(e).__name__ for e in result.events] == ["AnswerSet"]
+        # another turn saved after this one read the conversation: what this turn holds
+        # is one version behind the row (SQLite has one writer, so the interleaving is
+        # made by rewinding what was read)
+        set_committed_value(conv, "version", conv.version - 1)
+        with pytest.raises(StaleDataError):
+            _apply(turn, conv, visit, result, checklist)
+        s.rollback()
+    with sessions() as s:
+        assert s.scalar(select(Answer).where(Answer.visit_id == vid,
+                                             Answer.question_id == asked)) is None
+        conv = s.get(Conversation, conv_id)
+        assert conv is not None and conv.state["cur"] == asked
+        turn.session = s
+        visit = s.get(Visit, vid)
+        _apply(turn, conv, visit, result, checklist)  # type: ignore[arg-type]
+        s.commit()
+    with sessions() as s:
+        assert s.scalar(select(Answer).where(Answer.visit_id == vid,
+                                             Answer.question_id == asked)) is not None
