@@ -69,6 +69,18 @@ def wait_up(url: str, timeout: float = 60) -> None:
             time.sleep(0.2)
 
 
+def cpu_seconds_of(pids: list[int]) -> float:
+    """User and system CPU these processes have used so far (/proc; gone ones count 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """A process group started for the run, stopped with everything it forked."""
 
@@ -103,14 +115,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User and system CPU the group's processes have used so far."""
-        ticks = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime
-            except (OSError, IndexError, ValueError):
-                pass
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds_of(self.pids())
 
     def stop(self) -> None:
         try:

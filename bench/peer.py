@@ -55,7 +55,6 @@ SECRET = "bench-peer-secret"
 POLICY = "linzi-2022"  # the peer asks this checklist's questions too
 BOTS = ("peer", "visitbot")
 LOGS = Path(os.environ.get("TMPDIR", "/tmp"))
-WORKERS = [1]  # visitbot's processes (`--workers`); the peer is one process
 
 
 # -- the database -------------------------------------------------------------------------
@@ -182,7 +181,7 @@ class Walker:
 
 # -- one run ------------------------------------------------------------------------------
 
-def command(bot: str, url: str, api: BotApi, port: int, concurrent: bool
+def command(bot: str, url: str, api: BotApi, port: int, concurrent: bool, workers: int = 1
             ) -> tuple[list[str], dict[str, str]]:
     public = f"http://127.0.0.1:{port}"
     if bot == "peer":
@@ -195,7 +194,7 @@ def command(bot: str, url: str, api: BotApi, port: int, concurrent: bool
                VISITBOT_TELEGRAM_BASE_URL=api.base_url,
                VISITBOT_TELEGRAM_BASE_FILE_URL=api.url + "/file/bot")
     cmd = [str(Path(sys.executable).parent / "visitbot"), "run", "--channel", "telegram",
-           "--no-tick", "--port", str(port), "--workers", str(WORKERS[0])]
+           "--no-tick", "--port", str(port), "--workers", str(workers)]
     return cmd, env
 
 
@@ -212,10 +211,10 @@ async def settled(api: BotApi, quiet: float = 1.0, longest: float = 15.0) -> Non
 
 async def one_run(bot: str, url: str, chats: list[int], steps: int,
                   ids: itertools.count[int], concurrent: bool = False,
-                  spy: Path | None = None) -> dict[str, Any]:
+                  spy: Path | None = None, workers: int = 1) -> dict[str, Any]:
     api = await BotApi(TOKEN).start()
     port = openloop.free_port()
-    cmd, env = command(bot, url, api, port, concurrent)
+    cmd, env = command(bot, url, api, port, concurrent, workers)
     log = LOGS / f"vb-peer-{bot}-{os.getpid()}-{next(ids)}.log"
     server = openloop.Server(cmd, env, log)
     try:
@@ -286,19 +285,14 @@ def postgres_cpu() -> float:
     """CPU seconds used so far by this machine's PostgreSQL processes (the server the two
     bots share, on the same cores): what an answer costs the database. A backend that
     exits during the run takes its share with it, so this is a floor."""
-    ticks = 0
+    pids = []
     for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
         try:
-            stat = (d / "stat").read_text()
+            if d.name.isdigit() and (d / "comm").read_text().startswith("postgres"):
+                pids.append(int(d.name))
         except OSError:
             continue
-        name, _, rest = stat.partition(" (")[2].partition(")")
-        if name.startswith("postgres"):
-            fields = rest.split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return openloop.cpu_seconds_of(pids)
 
 
 def steady_p99(crowd: list[Walker]) -> float:
@@ -331,8 +325,8 @@ def spy_on(server: openloop.Server, folder: Path, bot: str, n: int) -> subproces
 
 async def compare(url: str, visitors: int, steps: int, rounds: int,
                   concurrent: bool = False, say: Any = print,
-                  spy: Path | None = None, bots: tuple[str, ...] = BOTS
-                  ) -> list[dict[str, Any]]:
+                  spy: Path | None = None, bots: tuple[str, ...] = BOTS,
+                  workers: int = 1) -> list[dict[str, Any]]:
     """Both bots, alternately, `rounds` times each; a fresh set of visitors each round
     (visitbot's visitors are left mid-checklist)."""
     ids = itertools.count(time.time_ns() // 1000)
@@ -343,7 +337,7 @@ async def compare(url: str, visitors: int, steps: int, rounds: int,
         if len(chats) < visitors:
             raise RuntimeError(f"only {len(chats)} fresh visitors left for round {r + 1}")
         for bot in bots if r % 2 == 0 else bots[::-1]:
-            row = await one_run(bot, url, chats, steps, ids, concurrent, spy) | {
+            row = await one_run(bot, url, chats, steps, ids, concurrent, spy, workers) | {
                 "round": r + 1}
             say(line(row))
             out.append(row)
@@ -416,7 +410,6 @@ def main() -> None:
                     help="visitbot's processes (visitbot run --workers), for the scaling "
                          "figure; the peer stays one process")
     args = ap.parse_args()
-    WORKERS[0] = args.workers
     url, name = new_database("postgres")
     try:
         upgrade(url)
@@ -426,7 +419,8 @@ def main() -> None:
         rows = asyncio.run(compare(url, args.visitors, args.steps, args.rounds,
                                    args.peer_concurrent,
                                    say=lambda s: print(s, flush=True), spy=args.spy,
-                                   bots=(args.only,) if args.only else BOTS))
+                                   bots=(args.only,) if args.only else BOTS,
+                                   workers=args.workers))
     finally:
         if name:
             drop_database(name)

@@ -53,11 +53,9 @@ class UpdateHandler:
         return await self.process_parsed(parse_update(update, self.api.bot_id),
                                          update.update_id, inline=inline)
 
-    async def process_parsed(self, parsed: Parsed | Ignore | None, update_id: int, *,
+    async def process_parsed(self, parsed: Parsed | Ignore, update_id: int, *,
                              inline: bool) -> Done:
-        """An update already read (`telegram_parse`); None is treated as nothing to do."""
-        if parsed is None:
-            return Done()
+        """An update already read (`telegram_parse`)."""
         if isinstance(parsed, Ignore):
             log.info("telegram update %s ignored: %s", update_id, parsed.reason)
             if parsed.pressed is not None:

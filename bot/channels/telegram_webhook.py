@@ -77,15 +77,15 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
             # reads it
             pressed = parse_press(data, api.bot_id)
             update = Update.de_json(data, None) if pressed is None else None
+            update_id: int = data["update_id"]
         except Unread as exc:
             return _refused(exc.status, exc.reason)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             # RecursionError: JSON nested thousands deep, even with the right secret
             return _refused(400, f"malformed update ({type(exc).__name__})")
-        update_id = data["update_id"]
         try:
-            done = await (handler.process(update, inline=True) if update is not None else
-                          handler.process_parsed(pressed, update_id, inline=True))
+            done = await (handler.process_parsed(pressed, update_id, inline=True)
+                          if pressed is not None else handler.process(update, inline=True))
         except DatabaseUnavailable as exc:
             log.error("database unavailable for telegram update %s: %s", update_id, exc)
             return Response(status_code=503)

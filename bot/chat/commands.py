@@ -9,7 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts import cases
 from bot.chat.context import Turn
-from bot.chat.scope import can_see_subject, is_assigned_visitor, visible_subject_ids
+from bot.chat.scope import (
+    assignment_current,
+    can_see_subject,
+    is_assigned_visitor,
+    visible_subject_ids,
+)
 from conversations.messages import Choice, Outgoing
 from conversations.numbers import read_int, read_position
 from conversations.text import render
@@ -77,7 +82,7 @@ def record(turn: Turn, arg: str) -> None:
         .join(Person, Person.id == Subject.person_id)
         .join(Assignment, Assignment.subject_id == Subject.person_id)
         .where(Assignment.visitor_id == turn.person.id,
-               or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today),
+               assignment_current(today),
                Subject.status == "active")
         .order_by(Person.name, Subject.person_id)
     ).all()

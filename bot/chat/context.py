@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,8 +42,14 @@ class Turn:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
 
-    def today(self):  # type: ignore[no-untyped-def]
-        return self.now.astimezone(self.tz).date()
+    def today(self) -> date:
+        return local_date(self.now, self.settings)
 
     def reply(self, message: Outgoing) -> None:
         self.replies.append(message)
+
+
+def local_date(now: datetime, settings: Settings) -> date:
+    """The county's date at `now` (the configured time zone): the day every rule of a
+    turn — an assignment's end, a visit's window — is read on."""
+    return now.astimezone(ZoneInfo(settings.timezone)).date()

@@ -4,11 +4,18 @@ a family member their own parent."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, and_, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from store.models import Assignment, FamilyLink, Jurisdiction, Person, Role, Subject
+
+
+def assignment_current(today: Any) -> ColumnElement[bool]:
+    """An assignment still in force on `today` (a date or a bound parameter): it has not
+    ended before it. Every check of who is assigned uses this one rule."""
+    return or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today)
 
 
 def subtree_ids(session: Session, root_ids: list[int]) -> Select[tuple[int]]:
@@ -37,7 +44,7 @@ def visible_subject_ids(session: Session, person_id: int, roles: set[str],
             Subject.person_id.in_(
                 select(Assignment.subject_id).where(
                     Assignment.visitor_id == person_id,
-                    or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today),
+                    assignment_current(today),
                 )
             )
         )
@@ -71,7 +78,7 @@ def is_assigned_visitor(session: Session, visitor_id: int, subject_id: int, toda
     q = select(Assignment.id).where(
         Assignment.visitor_id == visitor_id,
         Assignment.subject_id == subject_id,
-        or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today),
+        assignment_current(today),
     )
     return session.execute(q.limit(1)).first() is not None
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from bot.chat.scope import assignment_current
 from bot.chat.visit_session import OPEN_STATES, OpenVisit
 from conversations.messages import Address
 from store.models import Account, Assignment, Conversation, Person, Role, Visit
@@ -25,7 +26,7 @@ _ASSIGNED = (
     select(Assignment.id)
     .where(Assignment.visitor_id == Account.person_id,
            Assignment.subject_id == Visit.subject_id,
-           or_(Assignment.ends_on.is_(None), Assignment.ends_on >= bindparam("today")))
+           assignment_current(bindparam("today")))
     .exists()
 )
 

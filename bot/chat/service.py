@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.chat import router
-from bot.chat.context import Turn
+from bot.chat.context import Turn, local_date
 from bot.chat.ratelimit import TokenBuckets
 from bot.chat.sender import Sender, find_sender
 from bot.chat.visit_session import open_conversation
@@ -47,7 +46,7 @@ INBOUND_TOUCH = timedelta(minutes=1)
 
 
 _SEEN = InboundSeen.__table__
-_SEEN_KEY = ["platform", "account", "message_key"]
+_SEEN_KEY = ("platform", "account", "message_key")
 _OUTBOX = OutboxMessage.__table__
 _SAME_MESSAGE = ((_SEEN.c.platform == bindparam("b_platform"))
                  & (_SEEN.c.account == bindparam("b_account"))
@@ -104,7 +103,8 @@ class Core:
         self.clock = clock
         self.async_url = async_url
         self._async_sessions: async_sessionmaker[AsyncSession] | None = None
-        self._admit = asyncio.Semaphore(settings.turns_at_once)
+        # made with the pool, on the loop that serves (see handle_async)
+        self._admit: asyncio.Semaphore | None = None
         self.flood = TokenBuckets(settings.chat_burst, settings.chat_per_second)
         self.flood_notices = TokenBuckets(1, 1 / 60)
         self.unbound_notices = TokenBuckets(1, 1 / 600)
@@ -165,6 +165,7 @@ class Core:
         """A few turns at a time, the others waiting in arrival order: a hundred turns
         all under way share the process and the pool, so each finishes as late as the
         last (the p99 was twice the peer's); in turn, each finishes as soon as it can."""
+        assert self._admit is not None
         try:
             async with asyncio.timeout(self.settings.turn_wait_seconds):
                 await self._admit.acquire()
@@ -186,8 +187,7 @@ class Core:
         now = self.clock()
         seen = seen_key(incoming)
         try:
-            sender = find_sender(s, incoming.address,
-                                 now.astimezone(ZoneInfo(self.settings.timezone)).date())
+            sender = find_sender(s, incoming.address, local_date(now, self.settings))
         except (SQLAlchemyError, DatabaseUnavailable):
             raise
         except Exception:
@@ -219,7 +219,7 @@ class Core:
                 s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": reply})
         elif not (insert_ignore_both(s, _OUTBOX, last_row, ["idempotency_key"], _SEEN,
                                      seen_row, _SEEN_KEY) if last_row is not None
-                  else insert_ignore(s, _SEEN, seen_row, _SEEN_KEY)):
+                  else insert_ignore(s, _SEEN, seen_row, list(_SEEN_KEY))):
             s.rollback()
             return self._duplicate(s, seen, inline), None
         s.commit()
@@ -278,7 +278,7 @@ class Core:
         ERROR with the traceback, and the person is told — never silence."""
         s.rollback()
         if not insert_ignore(s, _SEEN, {**seen, "received_at": now},
-                             ["platform", "account", "message_key"]):
+                             list(_SEEN_KEY)):
             return self._duplicate(s, seen, inline), None
         log.exception("a %s message could not be handled; the sender was told the system "
                       "is under maintenance", incoming.address.platform)

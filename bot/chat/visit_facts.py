@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from bot.chat.scope import assignment_current
 from store.models import Assignment, FamilyLink, Person, Subject, Visit
 
 
@@ -28,7 +29,7 @@ _ASSIGNED = (
     select(Assignment.id)
     .where(Assignment.visitor_id == bindparam("visitor_id"),
            Assignment.subject_id == Visit.subject_id,
-           or_(Assignment.ends_on.is_(None), Assignment.ends_on >= bindparam("today")))
+           assignment_current(bindparam("today")))
     .exists()
 )
 _HAS_FAMILY = select(FamilyLink.id).where(FamilyLink.subject_id == Visit.subject_id).exists()
@@ -40,24 +41,28 @@ _FILED_BEFORE = (
                 _EARLIER.c.id != Visit.id))
     .scalar_subquery()
 )
-_START = (
+_FACTS = (
     select(Visit, Subject, Person, _ASSIGNED.label("assigned"),
            _HAS_FAMILY.label("has_family"), _FILED_BEFORE.label("filed_before"))
     .join(Subject, Subject.person_id == Visit.subject_id)
     .join(Person, Person.id == Visit.subject_id)
     .where(Visit.id == bindparam("visit_id"))
-    .with_for_update(of=Visit)
+)
+_START = (
+    _FACTS.with_for_update(of=Visit)
     # the lock may have waited for another transaction's change to the visit: take the
     # row as it is now, not as this session may have loaded it before
     .execution_options(populate_existing=True)
 )
 
 
-def start_facts(session: Session, visit_id: int, visitor_id: int, today: date
-                ) -> StartFacts | None:
-    """None when there is no such visit (or its subject is gone)."""
-    row = session.execute(_START, {"visit_id": visit_id, "visitor_id": visitor_id,
-                                   "today": today}).first()
+def start_facts(session: Session, visit_id: int, visitor_id: int, today: date, *,
+                lock: bool = True) -> StartFacts | None:
+    """None when there is no such visit (or its subject is gone). `lock`: the visit is
+    locked for the transaction (a start); without it, only read (a checklist's context
+    rebuilt for a conversation that kept none)."""
+    row = session.execute(_START if lock else _FACTS, {
+        "visit_id": visit_id, "visitor_id": visitor_id, "today": today}).first()
     if row is None:
         return None
     return StartFacts(row[0], row[1], row[2], bool(row[3]), bool(row[4]), int(row[5] or 0))

@@ -12,7 +12,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.alerts import cases, families
 from bot.chat import household
 from bot.chat.context import Turn
-from bot.chat.scope import is_assigned_visitor
+from bot.chat.scope import assignment_current, is_assigned_visitor
 from bot.chat.visit_facts import start_facts
 from conversations import buttons
 from conversations.checklist import Checklist, load_checklist
@@ -117,21 +117,12 @@ def subject_facts(subject: Subject, person: Person, today: date,
 
 
 def _context(turn: Turn, visit: Visit) -> Context:
-    s = turn.session
-    subject = s.get(Subject, visit.subject_id)
-    person = s.get(Person, visit.subject_id)
-    assert subject is not None and person is not None
-    from store.models import FamilyLink
-
-    has_family = s.execute(
-        select(FamilyLink.id).where(FamilyLink.subject_id == subject.person_id).limit(1)
-    ).first() is not None
-    filed_before = s.scalar(
-        select(func.count()).select_from(Visit).where(
-            Visit.subject_id == visit.subject_id, Visit.status == "filed", Visit.id != visit.id
-        )
-    ) or 0
-    return _context_of(turn, visit, subject, person, has_family, filed_before)
+    # who asks does not matter here (only a start reads the assignment)
+    visitor = turn.person.id if turn.person is not None else 0
+    facts = start_facts(turn.session, visit.id, visitor, turn.today(), lock=False)
+    assert facts is not None
+    return _context_of(turn, visit, facts.subject, facts.person, facts.has_family,
+                       facts.filed_before)
 
 
 def _context_of(turn: Turn, visit: Visit, subject: Subject, person: Person, has_family: bool,
@@ -246,7 +237,7 @@ def _assignment_ended(turn: Turn, conv: Conversation, visit: Visit) -> None:
     visit.visitor_id = s.scalar(
         select(Assignment.visitor_id)
         .where(Assignment.subject_id == visit.subject_id, Assignment.starts_on <= turn.today(),
-               or_(Assignment.ends_on.is_(None), Assignment.ends_on >= turn.today()))
+               assignment_current(turn.today()))
         .order_by(Assignment.starts_on.desc()).limit(1))
     name = s.scalar(select(Person.name).where(Person.id == visit.subject_id)) or ""
     log.info("visit %s: checklist closed unfiled, its visitor's assignment ended", visit.id)

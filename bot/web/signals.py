@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import SecretStr
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.alerts import cases
 from bot.channels.wechat_webhook import Unread, read_limited
+from bot.chat.scope import assignment_current
 from bot.settings import Settings
 from conversations.messages import Choice, Outgoing
 from conversations.text import render
@@ -126,7 +127,7 @@ def _ask_for_visit(s: Session, subject_id: int, label: str, now: datetime) -> No
     subject = s.get(Subject, subject_id)
     visitor_id = s.scalar(select(Assignment.visitor_id).where(
         Assignment.subject_id == subject_id,
-        or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today)).limit(1))
+        assignment_current(today)).limit(1))
     if subject is None or visitor_id is None:
         return
     insert_ignore(s, Visit.__table__, {
