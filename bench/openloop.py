@@ -195,7 +195,7 @@ def walks(url: str, person_ids: list[int]) -> dict[int, list[str]]:
             cl = load_checklist(conv.checklist)
             turn = SimpleNamespace(session=s, today=lambda: now.astimezone(
                 __import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date(),
-                address=SimpleNamespace(platform="telegram"))
+                address=SimpleNamespace(platform="telegram"), person=None)
             ctx = _context(turn, visit)  # type: ignore[arg-type]
             state = json.loads(json.dumps(conv.state))
             texts: list[str] = []
