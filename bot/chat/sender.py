@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.chat.scope import assignment_current
 from bot.chat.visit_session import OPEN_STATES, OpenVisit
@@ -41,6 +41,13 @@ _SENDER = (
     .outerjoin(Visit, Visit.id == Conversation.visit_id)
     .where(Account.platform == bindparam("platform"),
            Account.external_id == bindparam("external_id"))
+    # columns no turn reads stay in the database (loaded on first use should one ever
+    # be): every answer paid for them, the driver describing each column of the result
+    # and the ORM loading it, and the sender's sealed phone and ID number were opened
+    .options(*(defer(c) for c in (
+        Account.bound_at, Person.id_number, Person.phone, Person.created_at,
+        Person.updated_at, Visit.reason, Visit.window_opens, Visit.created_at,
+        Visit.filed_at, Visit.seq)))
 )
 
 

@@ -260,7 +260,10 @@ class Core:
             last = account.last_inbound_at
             if last is None or now - last > INBOUND_TOUCH:
                 account.last_inbound_at = now
-            account.free_sent = 0
+            if account.free_sent:
+                # assigned only when it changes: even an equal value marks the account
+                # dirty, and the flush that follows costs every answer
+                account.free_sent = 0
             turn.account = account
             turn.person = sender.person
             turn.roles = sender.roles
