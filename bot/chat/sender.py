@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, literal_column, select
 from sqlalchemy.orm import Session, defer
 
 from bot.chat.scope import assignment_current
@@ -37,7 +37,10 @@ _SENDER = (
     # a visitor has at most one checklist open (starting another is refused), so this
     # adds no rows; the newest is chosen below should there ever be more
     .outerjoin(Conversation, and_(Conversation.person_id == Account.person_id,
-                                  Conversation.status.in_(OPEN_STATES)))
+                                  # constants in the SQL: a list would be an expanding
+                                  # parameter, re-rendered into the statement each time
+                                  Conversation.status.in_(
+                                      [literal_column(f"'{s}'") for s in OPEN_STATES])))
     .outerjoin(Visit, Visit.id == Conversation.visit_id)
     .where(Account.platform == bindparam("platform"),
            Account.external_id == bindparam("external_id"))
