@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from scheduler.policy import PolicyError
 from scheduler.policy_load import load_policy
 from scheduler.sql import current_assignments
-from store.models import Account, Assignment, Person, Subject
+from store.models import Account, Assignment, Person, Subject, assignment_in_force
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,7 @@ def subjects_without_visitor(session: Session, today: date, limit: int = 20
 def visitors_without_account(session: Session, today: date, limit: int = 20
                              ) -> tuple[int, list[str]]:
     """Visitors assigned today who have bound no chat account: no reminder reaches them."""
-    in_force = (Assignment.starts_on <= today,
-                (Assignment.ends_on.is_(None)) | (Assignment.ends_on >= today))
-    visitors = select(Assignment.visitor_id).where(*in_force).distinct()
+    visitors = select(Assignment.visitor_id).where(assignment_in_force(today)).distinct()
     cond = (Person.id.in_(visitors),
             ~exists(select(Account.id).where(Account.person_id == Person.id)))
     n = session.scalar(select(func.count()).select_from(Person).where(*cond)) or 0

@@ -15,7 +15,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    or_,
     select,
     type_coerce,
 )
@@ -23,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from store.models import Assignment
+from store.models import Assignment, assignment_in_force
 
 
 def dialect(session: Session) -> str:
@@ -66,14 +65,11 @@ def current_assignments(today: date) -> Any:
     """
     a = Assignment.__table__.alias("a")
     newer = Assignment.__table__.alias("newer")
-
-    def in_force(t: Any) -> Any:
-        return and_(t.c.starts_on <= today, or_(t.c.ends_on.is_(None), t.c.ends_on >= today))
-
     return (
         select(a.c.subject_id, a.c.visitor_id)
-        .where(in_force(a), ~exists(select(newer.c.id).where(
-            newer.c.subject_id == a.c.subject_id, newer.c.id > a.c.id, in_force(newer))))
+        .where(assignment_in_force(today, a), ~exists(select(newer.c.id).where(
+            newer.c.subject_id == a.c.subject_id, newer.c.id > a.c.id,
+            assignment_in_force(today, newer))))
         .subquery("cur")
     )
 

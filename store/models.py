@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -22,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -184,6 +187,21 @@ class Assignment(Base):
     visitor_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+def assignment_current(today: Any, a: Any = None) -> ColumnElement[bool]:
+    """An assignment not ended before `today` (a date or a bound parameter); `a`, an
+    alias of the table, else the mapped class. The one rule for who is assigned: the chat's
+    scope and the roster's changes read it so, the scheduler and reports with
+    `assignment_in_force`."""
+    cols = Assignment if a is None else a.c
+    return or_(cols.ends_on.is_(None), cols.ends_on >= today)
+
+
+def assignment_in_force(today: Any, a: Any = None) -> ColumnElement[bool]:
+    """`assignment_current` and already started on `today`."""
+    cols = Assignment if a is None else a.c
+    return and_(cols.starts_on <= today, assignment_current(today, a))
 
 
 # --- platforms -----------------------------------------------------------------------

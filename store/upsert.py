@@ -7,6 +7,7 @@ database spends running it (a cache key, a compile) on the hot path of every ans
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -38,7 +39,7 @@ def _upsert_stmt(table: Table, columns: tuple[str, ...], conflict: tuple[str, ..
 
 
 def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]] | dict[str, Any],
-                  conflict: list[str] | None = None) -> int:
+                  conflict: Sequence[str] | None = None) -> int:
     """Insert rows, silently skipping those that hit a unique constraint.
 
     Returns how many rows were actually inserted.
@@ -54,7 +55,8 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]] | d
     return len(session.execute(stmt, rows).all())
 
 
-def upsert(session: Session, table: Table, row: dict[str, Any], conflict: list[str]) -> None:
+def upsert(session: Session, table: Table, row: dict[str, Any], conflict: Sequence[str]
+           ) -> None:
     """Insert the row, or overwrite the one with the same `conflict` key: one statement
     where a delete and an insert would be two round trips."""
     stmt = _upsert_stmt(table, tuple(row), tuple(conflict), session.get_bind().dialect.name)
@@ -78,8 +80,8 @@ def _ignore_pair_stmt(first: Table, first_cols: tuple[str, ...], first_conflict:
 
 
 def insert_ignore_both(session: Session, first: Table, first_row: dict[str, Any],
-                       first_conflict: list[str], then: Table, then_row: dict[str, Any],
-                       then_conflict: list[str]) -> bool:
+                       first_conflict: Sequence[str], then: Table, then_row: dict[str, Any],
+                       then_conflict: Sequence[str]) -> bool:
     """Insert two rows, each skipped if it hits its unique key (as `insert_ignore`), in one
     round trip on PostgreSQL (two elsewhere): the end of every chat turn writes its reply
     and its dedupe row together. Whether the second row was inserted."""

@@ -9,18 +9,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts import cases
 from bot.chat.context import Turn
-from bot.chat.scope import (
-    assignment_current,
-    can_see_subject,
-    is_assigned_visitor,
-    visible_subject_ids,
-)
+from bot.chat.scope import can_see_subject, is_assigned_visitor, visible_subject_ids
 from conversations.messages import Choice, Outgoing
 from conversations.numbers import read_int, read_position
 from conversations.text import render
 from store.labels import kind_label, severity_label, status_label
 from store.masking import mask_phone
-from store.models import Assignment, Case, CaseNote, FamilyLink, Person, Subject, Visit
+from store.models import (
+    Assignment,
+    Case,
+    CaseNote,
+    FamilyLink,
+    Person,
+    Subject,
+    Visit,
+    assignment_current,
+)
 from store.upsert import insert_ignore
 
 LIST_LIMIT = 20

@@ -4,18 +4,19 @@ a family member their own parent."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, literal, or_, select
+from sqlalchemy import Select, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import Assignment, FamilyLink, Jurisdiction, Person, Role, Subject
-
-
-def assignment_current(today: Any) -> ColumnElement[bool]:
-    """An assignment still in force on `today` (a date or a bound parameter): it has not
-    ended before it. Every check of who is assigned uses this one rule."""
-    return or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today)
+from store.models import (
+    Assignment,
+    FamilyLink,
+    Jurisdiction,
+    Person,
+    Role,
+    Subject,
+    assignment_current,
+)
 
 
 def subtree_ids(session: Session, root_ids: list[int]) -> Select[tuple[int]]:

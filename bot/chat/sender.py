@@ -15,10 +15,17 @@ from datetime import date
 from sqlalchemy import and_, bindparam, literal_column, select
 from sqlalchemy.orm import Session, defer
 
-from bot.chat.scope import assignment_current
 from bot.chat.visit_session import OPEN_STATES, OpenVisit
 from conversations.messages import Address
-from store.models import Account, Assignment, Conversation, Person, Role, Visit
+from store.models import (
+    Account,
+    Assignment,
+    Conversation,
+    Person,
+    Role,
+    Visit,
+    assignment_current,
+)
 
 # whether the sender is still assigned to the subject of the visit they have open: every
 # answer checks it, so it rides with the sender instead of costing its own round trip

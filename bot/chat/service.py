@@ -217,9 +217,9 @@ class Core:
         if seen_written:
             if reply is not None:
                 s.execute(_KEEP_REPLY, {**_params(seen), "b_reply": reply})
-        elif not (insert_ignore_both(s, _OUTBOX, last_row, ["idempotency_key"], _SEEN,
+        elif not (insert_ignore_both(s, _OUTBOX, last_row, ("idempotency_key",), _SEEN,
                                      seen_row, _SEEN_KEY) if last_row is not None
-                  else insert_ignore(s, _SEEN, seen_row, list(_SEEN_KEY))):
+                  else insert_ignore(s, _SEEN, seen_row, _SEEN_KEY)):
             s.rollback()
             return self._duplicate(s, seen, inline), None
         s.commit()
@@ -280,8 +280,7 @@ class Core:
         policy edited after start, a bug): nothing of it is kept, the operator sees an
         ERROR with the traceback, and the person is told — never silence."""
         s.rollback()
-        if not insert_ignore(s, _SEEN, {**seen, "received_at": now},
-                             list(_SEEN_KEY)):
+        if not insert_ignore(s, _SEEN, {**seen, "received_at": now}, _SEEN_KEY):
             return self._duplicate(s, seen, inline), None
         log.exception("a %s message could not be handled; the sender was told the system "
                       "is under maintenance", incoming.address.platform)

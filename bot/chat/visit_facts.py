@@ -12,8 +12,14 @@ from typing import NamedTuple
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from bot.chat.scope import assignment_current
-from store.models import Assignment, FamilyLink, Person, Subject, Visit
+from store.models import (
+    Assignment,
+    FamilyLink,
+    Person,
+    Subject,
+    Visit,
+    assignment_current,
+)
 
 
 class StartFacts(NamedTuple):

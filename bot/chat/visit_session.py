@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.alerts import cases, families
 from bot.chat import household
 from bot.chat.context import Turn
-from bot.chat.scope import assignment_current, is_assigned_visitor
+from bot.chat.scope import is_assigned_visitor
 from bot.chat.visit_facts import start_facts
 from conversations import buttons
 from conversations.checklist import Checklist, load_checklist
@@ -55,6 +55,7 @@ from store.models import (
     Person,
     Subject,
     Visit,
+    assignment_in_force,
 )
 from store.upsert import upsert
 
@@ -236,8 +237,7 @@ def _assignment_ended(turn: Turn, conv: Conversation, visit: Visit) -> None:
     visit.visited_on = None
     visit.visitor_id = s.scalar(
         select(Assignment.visitor_id)
-        .where(Assignment.subject_id == visit.subject_id, Assignment.starts_on <= turn.today(),
-               assignment_current(turn.today()))
+        .where(Assignment.subject_id == visit.subject_id, assignment_in_force(turn.today()))
         .order_by(Assignment.starts_on.desc()).limit(1))
     name = s.scalar(select(Person.name).where(Person.id == visit.subject_id)) or ""
     log.info("visit %s: checklist closed unfiled, its visitor's assignment ended", visit.id)

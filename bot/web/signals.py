@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -27,12 +27,20 @@ from starlette.routing import BaseRoute, Route
 
 from bot.alerts import cases
 from bot.channels.wechat_webhook import Unread, read_limited
-from bot.chat.scope import assignment_current
+from bot.chat.context import local_date
 from bot.settings import Settings
 from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from store.base import utcnow
-from store.models import Assignment, Device, InboundSeen, Person, Visit
+from store.models import (
+    Assignment,
+    Device,
+    InboundSeen,
+    Person,
+    Subject,
+    Visit,
+    assignment_current,
+)
 from store.outbox import enqueue_to_person
 from store.upsert import insert_ignore
 
@@ -113,17 +121,14 @@ def handle_signal(sessions: sessionmaker[Session], settings: Settings, source: s
         risk = SignalRisk(None, label, detail or label, severity, kind)
         case = cases.flag(s, settings, visit=None, risk=risk, now=now,
                           subject_id=device.subject_id, source="signal")
-        _ask_for_visit(s, device.subject_id, label, now)
+        _ask_for_visit(s, device.subject_id, label, now, local_date(now, settings))
         s.commit()
         return case.id
 
 
-def _ask_for_visit(s: Session, subject_id: int, label: str, now: datetime) -> None:
-    from zoneinfo import ZoneInfo
-
-    from store.models import Subject
-
-    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+def _ask_for_visit(s: Session, subject_id: int, label: str, now: datetime, today: date
+                   ) -> None:
+    """An extra visit for the device's subject, due `today` (the county's date)."""
     subject = s.get(Subject, subject_id)
     visitor_id = s.scalar(select(Assignment.visitor_id).where(
         Assignment.subject_id == subject_id,

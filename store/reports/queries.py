@@ -26,7 +26,15 @@ from sqlalchemy.orm import Session, aliased
 
 from conversations.numbers import read_int
 from store.labels import SEVERITY_LABELS as LABELS_OF_SEVERITY
-from store.models import Assignment, Case, Jurisdiction, Person, Subject, Visit
+from store.models import (
+    Assignment,
+    Case,
+    Jurisdiction,
+    Person,
+    Subject,
+    Visit,
+    assignment_in_force,
+)
 from store.reports.period import DEFAULT_TZ, Month
 
 # Modes as the seeds name them; remote monitoring and "other" share one column.
@@ -356,8 +364,7 @@ def _subject_lines(session: Session, scope: Scope, extra: list[ColumnElement[boo
     visitor = (
         select(Assignment.subject_id.label("sid"), func.min(vis.name).label("visitor"))
         .join(vis, vis.id == Assignment.visitor_id)
-        .where(Assignment.starts_on <= as_of,
-               or_(Assignment.ends_on.is_(None), Assignment.ends_on >= as_of))
+        .where(assignment_in_force(as_of))
         .group_by(Assignment.subject_id).subquery()
     )
     last = (

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from store import idcard
@@ -29,6 +29,7 @@ from store.models import (
     Person,
     Role,
     Subject,
+    assignment_current,
 )
 from store.roster.columns import ROSTER_COLUMNS, STAFF_COLUMNS, Column
 from store.roster.importer import local_today
@@ -81,7 +82,7 @@ def _roster_rows(conn: Connection, today: date) -> Iterator[dict[str, Any]]:
     visitor_of: dict[int, int] = {}
     for sid, vid in conn.execute(
         select(Assignment.subject_id, Assignment.visitor_id)
-        .where(or_(Assignment.ends_on.is_(None), Assignment.ends_on >= today))
+        .where(assignment_current(today))
         .order_by(Assignment.starts_on, Assignment.id)
     ).all():
         visitor_of[sid] = vid  # the latest start wins

@@ -44,6 +44,7 @@ from store.models import (
     Person,
     Role,
     Subject,
+    assignment_current,
 )
 
 J = cast(Table, Jurisdiction.__table__)
@@ -355,8 +356,7 @@ def sync_assignments(conn: Connection, visitor_of: dict[int, int], today: date) 
     for batch in _batches(sorted(visitor_of)):
         for aid, sid, vid, starts in conn.execute(
             select(A.c.id, A.c.subject_id, A.c.visitor_id, A.c.starts_on).where(
-                _in(conn, A.c.subject_id, batch),
-                (A.c.ends_on.is_(None)) | (A.c.ends_on >= today))
+                _in(conn, A.c.subject_id, batch), assignment_current(today, A))
         ).all():
             active.setdefault(sid, []).append((aid, vid, starts))
     new_rows: list[dict[str, Any]] = []

@@ -44,18 +44,20 @@ class Chat:
             return [Outgoing.from_payload(r.payload) for r in rows]
 
 
-def plan_visit(sessions: sessionmaker[Session], w: World) -> None:
-    """The world's subject owes its visitor one linzi visit, due on T0's day."""
+def plan_visit(sessions: sessionmaker[Session], w: World, policy: str = "linzi-2022") -> None:
+    """The world's subject owes its visitor one visit (linzi's unless `policy` says),
+    due on T0's day."""
     with sessions() as s:
-        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy="linzi-2022",
+        s.add(Visit(subject_id=w.subject, visitor_id=w.visitor, policy=policy,
                     kind="regular", window_opens=date(2026, 11, 1), due_on=date(2026, 11, 20),
                     deadline=date(2026, 11, 20), status="planned"))
         s.commit()
 
 
-def chat_with_visit(sessions: sessionmaker[Session]) -> tuple[Chat, World]:
-    w = build_world(sessions)
-    plan_visit(sessions, w)
+def chat_with_visit(sessions: sessionmaker[Session], policy: str = "linzi-2022"
+                    ) -> tuple[Chat, World]:
+    w = build_world(sessions, policy)
+    plan_visit(sessions, w, policy)
     c = Chat(sessions, None)  # type: ignore[arg-type]
     c.core = Core(sessions, Settings(database_url="sqlite://"), clock=lambda: c.now[0])
     return c, w
