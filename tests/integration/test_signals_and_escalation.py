@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.case_escalation import escalate_cases
 from bot.settings import Settings
-from bot.web.signals import signal_routes
+from bot.web.signals import handle_signal, signal_routes
 from store.models import Case, Device, InboundSeen, OutboxMessage, Visit
 from tests.world import T0, World, build_world
 
@@ -235,3 +235,21 @@ async def test_a_signal_detail_reaches_officers_masked(
     cards = [t for t in texts if "老人来电" in t]
     assert cards and all("139****5678" in t and "1101**********1234" in t for t in cards)
     assert not any("13912345678" in t or "110101199003071234" in t for t in texts)
+
+
+@pytest.mark.parametrize(("timezone", "due"), [
+    ("Asia/Shanghai", date(2026, 11, 21)),  # 04:30 the next morning there
+    ("Asia/Urumqi", date(2026, 11, 21)),  # 02:30
+    ("UTC", date(2026, 11, 20)),
+])
+def test_a_signal_visit_is_due_on_the_countys_own_date(
+        sessions: sessionmaker[Session], world: World, timezone: str, due: date) -> None:
+    """The visit a signal asks for is due today as the county counts days (its configured
+    time zone), the date every other rule of the county is read on."""
+    settings = Settings(signal_keys={"acme": SecretStr(KEY)}, timezone=timezone)
+    now = datetime(2026, 11, 20, 20, 30, tzinfo=UTC)
+    handle_signal(sessions, settings, "acme", "ab" * 32,
+                  {"device_id": "SMK-1", "event": "alarm"}, now)
+    with sessions() as s:
+        visit = s.scalars(select(Visit).where(Visit.kind == "signal")).one()
+        assert (visit.due_on, visit.window_opens, visit.deadline) == (due, due, due)
