@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # database being unavailable (503: the platform delivers it again)
     turns_at_once: int = Field(default=4, ge=1)
     turn_wait_seconds: float = Field(default=30.0, gt=0)
+    # checklist button presses that arrive together are answered together, up to this
+    # many in one transaction of two statements (bot.chat.batch); 0: each on its own
+    turn_batch: int = Field(default=32, ge=0)
 
     @classmethod
     def settings_customise_sources(

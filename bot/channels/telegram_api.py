@@ -69,25 +69,35 @@ class CallbackTooLong(ValueError):
 
 def keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
     """One button per choice; short labels share a row so yes/no fits on one line."""
+    rows = keyboard_rows(choices)
+    if rows is None:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b["text"], callback_data=b["callback_data"])
+                                  for b in row] for row in rows])
+
+
+def keyboard_rows(choices: Sequence[Choice]) -> list[list[dict[str, str]]] | None:
+    """`keyboard`'s rows as the Bot API's JSON (`inline_keyboard`): a webhook answer is
+    JSON already, and building python-telegram-bot's objects only to turn them back into
+    dicts cost every answer more than the rows themselves."""
     if not choices:
         return None
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[dict[str, str]]] = []
     for c in choices:
         if len(c.value.encode("utf-8")) > CALLBACK_MAX_BYTES:
             raise CallbackTooLong(f"callback data over {CALLBACK_MAX_BYTES} bytes: "
                                   f"{c.value[:20]!r}…")
-        button = InlineKeyboardButton(c.label, callback_data=c.value)
+        button = {"text": c.label, "callback_data": c.value}
         last = rows[-1] if rows else None
         if (last is not None and len(c.label) <= SHORT_LABEL and len(last) < ROW_MAX
-                and all(len(b.text) <= SHORT_LABEL for b in last)):
+                and all(len(b["text"]) <= SHORT_LABEL for b in last)):
             last.append(button)
         else:
             rows.append([button])
-    return InlineKeyboardMarkup(rows)
+    return rows
 
 
-def shown_text(message: Outgoing, markup: InlineKeyboardMarkup | None, *,
-               edit: bool = False) -> str:
+def shown_text(message: Outgoing, markup: object | None, *, edit: bool = False) -> str:
     """The text Telegram shows: the head above buttons (the options are the buttons),
     and, when the message replaces the pressed question it follows, what was chosen
     there at its top (the core's `answered`)."""

@@ -29,7 +29,7 @@ from bot.channels.telegram_api import (
     TEXT_MAX_CHARS,
     CallbackTooLong,
     TelegramApi,
-    keyboard,
+    keyboard_rows,
     secret,
     shown_text,
 )
@@ -148,7 +148,7 @@ def method_call(chat_id: int, out: Outgoing, *, edit_message_id: int | None = No
     if out.attachment or len(out.text) > TEXT_MAX_CHARS or not out.text:
         return None
     try:
-        markup = keyboard(out.choices)
+        markup = keyboard_rows(out.choices)
     except CallbackTooLong as exc:
         log.error("telegram reply refused: %s", exc)
         return None
@@ -160,7 +160,7 @@ def method_call(chat_id: int, out: Outgoing, *, edit_message_id: int | None = No
         body["method"] = "editMessageText"
         body["message_id"] = edit_message_id
     if markup is not None:
-        body["reply_markup"] = markup.to_dict()
+        body["reply_markup"] = {"inline_keyboard": markup}
     return body
 
 

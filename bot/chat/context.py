@@ -15,6 +15,22 @@ from conversations.messages import Address, Incoming, Outgoing
 from store.models import Account, Person
 
 
+class NotBatchable(Exception):
+    """A batched turn that needs more than the batch writes: it runs again on its own."""
+
+
+@dataclass(frozen=True)
+class DeferredStep:
+    """A checklist step that only answers a question: its state UPDATE (guarded by the
+    version read) and its answer row, for a batch to write."""
+
+    conversation_id: int
+    version: int
+    state: dict[str, Any]
+    status: str
+    answer: dict[str, Any]
+
+
 @dataclass
 class Turn:
     """One inbound message being handled inside one transaction."""
@@ -33,6 +49,9 @@ class Turn:
     # slow work that must not hold the transaction (e.g. building a report file);
     # each runs after commit with the session factory and may queue more messages
     after_commit: list[Callable[[sessionmaker[Session]], None]] = field(default_factory=list)
+    # set when the turn runs in a batch (bot.chat.batch): the checklist step's one write
+    # is recorded here, for the batch to write with the others', instead of executed
+    batch: list[DeferredStep] | None = None
 
     @property
     def address(self) -> Address:

@@ -9,10 +9,12 @@ makes the later turn run again instead of overwriting the earlier one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, bindparam, literal_column, select
+from sqlalchemy import ARRAY, Row, String, and_, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session, defer
 
 from bot.chat.visit_session import OPEN_STATES, OpenVisit
@@ -37,7 +39,7 @@ _ASSIGNED = (
     .exists()
 )
 
-_SENDER = (
+_SENDERS = (
     select(Account, Person, Role.role, Conversation, Visit, _ASSIGNED.label("assigned"))
     .join(Person, Person.id == Account.person_id)
     .outerjoin(Role, Role.person_id == Account.person_id)
@@ -49,8 +51,7 @@ _SENDER = (
                                   Conversation.status.in_(
                                       [literal_column(f"'{s}'") for s in OPEN_STATES])))
     .outerjoin(Visit, Visit.id == Conversation.visit_id)
-    .where(Account.platform == bindparam("platform"),
-           Account.external_id == bindparam("external_id"))
+    .where(Account.platform == bindparam("platform"))
     # columns no turn reads stay in the database (loaded on first use should one ever
     # be): every answer paid for them, the driver describing each column of the result
     # and the ORM loading it, and the sender's sealed phone and ID number were opened
@@ -59,6 +60,11 @@ _SENDER = (
         Person.updated_at, Visit.reason, Visit.window_opens, Visit.created_at,
         Visit.filed_at, Visit.seq)))
 )
+_SENDER = _SENDERS.where(Account.external_id == bindparam("external_id"))
+# PostgreSQL: a batch's senders (bot.chat.batch) in one statement whatever their number
+# (an array parameter: an expanding IN would be a new statement for every batch size)
+_BATCH_SENDERS = _SENDERS.where(
+    Account.external_id == func.any(bindparam("external_ids", type_=ARRAY(String))))
 
 
 @dataclass
@@ -75,8 +81,23 @@ def find_sender(session: Session, address: Address, today: date) -> Sender | Non
     rows = session.execute(_SENDER, {"platform": address.platform,
                                      "external_id": address.external_id,
                                      "today": today}).all()
-    if not rows:
-        return None
+    return _sender_of(rows) if rows else None
+
+
+def find_senders(session: Session, platform: str, external_ids: list[str], today: date
+                 ) -> dict[str, Sender]:
+    """`find_sender` for several accounts of one platform at once (PostgreSQL only), by
+    external id; unknown accounts are left out."""
+    rows = session.execute(_BATCH_SENDERS, {"platform": platform,
+                                            "external_ids": external_ids,
+                                            "today": today}).all()
+    by_account: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        by_account.setdefault(row[0].external_id, []).append(row)
+    return {ext: _sender_of(rows) for ext, rows in by_account.items()}
+
+
+def _sender_of(rows: Sequence[Row[Any]]) -> Sender:
     account, person = rows[0][0], rows[0][1]
     open_ = [r for r in rows if r[3] is not None and r[4] is not None]
     newest = max(open_, key=lambda r: (r[3].updated_at, r[3].id)) if open_ else None

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.chat import router
+from bot.chat.batch import RUNNERS, Batcher, batchable, guard_writes, run_batch
 from bot.chat.context import Turn, local_date
 from bot.chat.ratelimit import TokenBuckets
 from bot.chat.sender import Sender, find_sender
@@ -105,6 +106,7 @@ class Core:
         self._async_sessions: async_sessionmaker[AsyncSession] | None = None
         # made with the pool, on the loop that serves (see handle_async)
         self._admit: asyncio.Semaphore | None = None
+        self._batcher: Batcher | None = None  # presses answered together (bot.chat.batch)
         self.flood = TokenBuckets(settings.chat_burst, settings.chat_per_second)
         self.flood_notices = TokenBuckets(1, 1 / 60)
         self.unbound_notices = TokenBuckets(1, 1 / 600)
@@ -148,6 +150,14 @@ class Core:
             # made in the running loop of this process: a pool must not cross a fork
             self._async_sessions = async_session_factory(self.async_url)
             self._admit = asyncio.Semaphore(self.settings.turns_at_once)
+            if self.settings.turn_batch > 0:
+                guard_writes(self._async_sessions.kw["bind"].sync_engine)
+                self._batcher = Batcher(self._run_batch, self.settings.turn_batch,
+                                        min(RUNNERS, self.settings.turns_at_once))
+        if self._batcher is not None and batchable(incoming, inline):
+            batched = await self._batcher.submit(incoming)
+            if batched is not None:
+                return batched
         for attempt in range(RETRIES):
             try:
                 async with self._admitted(), self._async_sessions() as session:
@@ -159,6 +169,11 @@ class Core:
             except Exception as exc:  # _retry_or_raise re-raises what is not retried
                 _retry_or_raise(exc, attempt, incoming)
         raise AssertionError("unreachable")
+
+    async def _run_batch(self, incomings: list[Incoming]) -> list[Handled | None]:
+        assert self._async_sessions is not None
+        async with self._admitted(), self._async_sessions() as session:
+            return await session.run_sync(run_batch, self, incomings)
 
     @contextlib.asynccontextmanager
     async def _admitted(self) -> AsyncIterator[None]:
@@ -195,7 +210,7 @@ class Core:
         if sender is None and not router.changes_state_unbound(incoming):
             return self._unbound(s, incoming, inline), None
         try:
-            turn = self._routed(s, incoming, now, lock, sender)
+            turn = self.routed(s, incoming, now, lock, sender)
         except (SQLAlchemyError, DatabaseUnavailable):
             raise  # retried, or 503: the platform delivers the message again
         except Exception:
@@ -210,7 +225,7 @@ class Core:
         while the first delivery is still under way, which waits here for it) changes
         nothing and gets the first delivery's reply (WeChat retries the same MsgId three
         times, Telegram the update)."""
-        inline_reply, last_row = self._queue_replies(turn, inline, hold_last=not seen_written)
+        inline_reply, last_row = self.queue_replies(turn, inline, hold_last=not seen_written)
         reply = inline_reply.to_payload() if inline_reply is not None else None
         seen_row = {**seen, "received_at": turn.now} | (
             {"reply": reply} if reply is not None else {})
@@ -251,9 +266,12 @@ class Core:
         s.commit()
         return Handled(inline=None, duplicate=False, replies=(notice,))
 
-    def _routed(self, s: Session, incoming: Incoming, now: datetime, lock: bool,
-                sender: Sender | None) -> Turn:
-        turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now)
+    def routed(self, s: Session, incoming: Incoming, now: datetime, lock: bool,
+               sender: Sender | None, *, batch: bool = False) -> Turn:
+        """The message routed to its handler (`batch`: its checklist step only recorded,
+        for bot.chat.batch to write with the others')."""
+        turn = Turn(session=s, settings=self.settings, incoming=incoming, now=now,
+                    batch=[] if batch else None)
         if sender is not None:
             account = sender.account
             # WeChat's 48-hour window only needs the minute: not a write per answer
@@ -293,6 +311,7 @@ class Core:
         if self._async_sessions is not None:
             bind = self._async_sessions.kw["bind"]
             self._async_sessions = None
+            self._batcher = None
             await bind.dispose()
 
     def _after_commit(self, turn: Turn | None) -> None:
@@ -302,8 +321,8 @@ class Core:
             except Exception:  # a failed report must not fail the message already stored
                 log.exception("after-commit job failed")
 
-    def _queue_replies(self, turn: Turn, inline: bool, *, hold_last: bool = False
-                       ) -> tuple[Outgoing | None, dict[str, Any] | None]:
+    def queue_replies(self, turn: Turn, inline: bool, *, hold_last: bool = False
+                      ) -> tuple[Outgoing | None, dict[str, Any] | None]:
         """Write the turn's replies to the outbox; the first rides in the webhook's
         response (marked sent) when `inline`. With `hold_last`, a lone reply's row is
         returned instead of written, for the caller to write with the dedupe row in one

@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.alerts import cases, families
 from bot.chat import household
-from bot.chat.context import Turn
+from bot.chat.context import DeferredStep, NotBatchable, Turn
 from bot.chat.scope import is_assigned_visitor
 from bot.chat.visit_facts import start_facts
 from conversations import buttons
@@ -334,7 +334,15 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult,
     # a step whose only effect is one answer: its state and answer in one statement
     one_answer = (not saved and len(events) == 1 and isinstance(events[0], AnswerSet)
                   and s.get_bind().dialect.name == "postgresql")
-    if one_answer:
+    if turn.batch is not None:
+        # a batched turn writes nothing itself: anything but one answer runs on its own
+        if not one_answer:
+            raise NotBatchable("the step does more than answer a question")
+        _answer_facts(visit, events[0])
+        turn.batch.append(DeferredStep(
+            conv.id, conv.version, result.state, result.state.get("status", conv.status),
+            _answer_row(visit, events[0], turn)))
+    elif one_answer:
         _save_state_and_answer(turn, conv, result.state, visit, events[0])
     elif not saved:
         _save_state(turn, conv, result.state)

@@ -54,7 +54,9 @@ def test_peer_and_visitbot_walk_the_same_loop(pg_url: str) -> None:
     assert retired <= VISITORS
     assert v["api_calls_per_answer"] <= 1.5
     assert VISITORS * (STEPS - 3) <= v["stored"] <= v["presses"]
-    assert v["xacts"] >= v["stored"]
+    # presses that arrive together are committed together: at most one transaction per
+    # visitor's step, never fewer than one per wave of them
+    assert v["stored"] / VISITORS <= v["xacts"]
     assert table_row(rows, "peer") and table_row(rows, "visitbot")
 
 

@@ -28,14 +28,18 @@ FULL = os.environ.get("VISITBOT_RELIABILITY") == "full"
 KILLS, VISITORS = (200, 700) if FULL else (10, 40)
 
 
-def spawn(url: str, ack: Path) -> subprocess.Popen[bytes]:
+def spawn(url: str, ack: Path, mode: str = "one") -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "tests.integration.crash_worker", url,
-                             str(ack)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             str(ack), mode], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 @pytest.mark.postgres
-def test_sigkill_anywhere_loses_nothing_acknowledged(pg_url: str, tmp_path: Path) -> None:
+# one: a message at a time (Core.handle); batched: every visitor at once on the event
+# loop, presses answered in batches of one transaction (bot.chat.batch)
+@pytest.mark.parametrize("mode", ["one", "batched"])
+def test_sigkill_anywhere_loses_nothing_acknowledged(pg_url: str, tmp_path: Path,
+                                                     mode: str) -> None:
     engine = make_engine(pg_url)
     sessions = session_factory(engine)
     build(sessions, VISITORS)
@@ -43,17 +47,20 @@ def test_sigkill_anywhere_loses_nothing_acknowledged(pg_url: str, tmp_path: Path
     rng = random.Random(20261125)
     kills = 0
     while kills < KILLS:
-        p = spawn(pg_url, ack)
+        p = spawn(pg_url, ack, mode)
         time.sleep(rng.uniform(0.6, 1.6))  # imports take most of a second: then mid-work
         if p.poll() is not None:  # finished everything before the kill
             break
         p.send_signal(signal.SIGKILL)
         p.wait()
         kills += 1
-    final = spawn(pg_url, ack)
+    final = spawn(pg_url, ack, mode)
     assert final.wait(timeout=600) == 0
 
     acked = [line.split()[2] for line in ack.read_text().splitlines()]
+    if mode == "batched":  # presses were answered several to a transaction
+        batches = [int(n) for n in Path(f"{ack}.batches").read_text().split()]
+        assert max(batches) > 1 and sum(batches) > VISITORS * 5, batches
     with sessions() as s:
         stored = set(s.scalars(select(InboundSeen.message_key).where(
             InboundSeen.platform == "console")))

@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
-from bot.channels.telegram_api import CallbackTooLong, commands, keyboard, split_text
+from bot.channels.telegram_api import (
+    CallbackTooLong,
+    commands,
+    keyboard,
+    keyboard_rows,
+    split_text,
+)
 from bot.channels.telegram_handler import edits_pressed
 from bot.channels.telegram_parse import Ignore, Parsed, Pressed, parse_press, parse_update
 from conversations.messages import Choice, Kind, Outgoing
@@ -119,6 +125,21 @@ def test_album_photos_name_their_group() -> None:
     size = [{"file_id": "p", "file_unique_id": "p", "width": 90, "height": 90}]
     parsed = parse_update(update(message=message(photo=size, media_group_id="g-1")), "7")
     assert isinstance(parsed, Parsed) and parsed.incoming.meta == {"album": "g-1"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="ab:01", min_size=1, max_size=20),
+                          st.text(alphabet="是否一般好差子女定期电话", min_size=1, max_size=12)),
+                max_size=12))
+def test_a_webhook_keyboard_is_the_one_the_api_sends(pairs: list[tuple[str, str]]) -> None:
+    """The webhook answer's rows (plain JSON) and the channel's keyboard (its objects)
+    are one layout, whatever the choices."""
+    choices = [Choice(v, label) for v, label in pairs]
+    markup = keyboard(choices)
+    rows = keyboard_rows(choices)
+    assert (markup is None) == (rows is None) == (not choices)
+    if markup is not None:
+        assert markup.to_dict() == {"inline_keyboard": rows}
 
 
 def test_keyboard_rows_and_limit() -> None:

@@ -1,0 +1,122 @@
+"""PostgreSQL: a batch of checklist answers written in one statement.
+
+Each row is one turn: its conversation's state UPDATE guarded by the version the turn
+read, its answer's upsert, its reply's outbox row and its dedupe row. The inserts select
+from the UPDATE's RETURNING, so a turn whose conversation changed under it writes nothing
+at all; which turns were saved, and which of those found their message already seen,
+comes back for the caller to decide on. The rows travel as one JSON parameter, so the
+statement's text never changes and the server keeps it prepared.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from bot.chat.context import DeferredStep
+
+_OUTBOX_COLUMNS = ("idempotency_key", "person_id", "platform", "external_id", "kind",
+                   "payload", "status", "attempts", "not_before", "created_at", "sent_at",
+                   "priority")
+_SEEN_COLUMNS = ("platform", "account", "message_key", "received_at", "reply")
+_ANSWER_COLUMNS = ("visit_id", "question_id", "value", "display", "severity", "kind",
+                   "answered_at")
+_TYPES = {"person_id": "int", "attempts": "int", "priority": "int", "visit_id": "int",
+          "not_before": "timestamptz", "created_at": "timestamptz", "sent_at": "timestamptz",
+          "received_at": "timestamptz", "answered_at": "timestamptz"}
+_JSON = frozenset({"payload", "reply", "value"})
+
+
+def _field(group: str, column: str) -> str:
+    """One column of a row of the JSON parameter, as its column's type."""
+    if column in _JSON:
+        return f"r->'{group}'->'{column}'"
+    cast = _TYPES.get(column)
+    value = f"r->'{group}'->>'{column}'"
+    return f"({value})::{cast}" if cast else value
+
+
+def _columns(group: str, columns: tuple[str, ...]) -> str:
+    return ", ".join(_field(group, c) for c in columns)
+
+
+_WRITE = text(f"""
+WITH batch AS (
+    SELECT (r->>'i')::int AS i, r FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r
+), saved AS (
+    UPDATE conversations AS c
+    SET state = batch.r->'state', status = batch.r->>'status', version = c.version + 1,
+        updated_at = (batch.r->>'now')::timestamptz
+    FROM batch
+    WHERE c.id = (batch.r->>'conversation_id')::int
+      AND c.version = (batch.r->>'version')::int
+    RETURNING batch.i
+), answered AS (
+    INSERT INTO answers ({", ".join(_ANSWER_COLUMNS)})
+    SELECT {_columns("answer", _ANSWER_COLUMNS)}
+    FROM batch AS b(i, r) JOIN saved USING (i)
+    ON CONFLICT (visit_id, question_id) DO UPDATE SET
+        {", ".join(f"{c} = excluded.{c}" for c in _ANSWER_COLUMNS[2:])}
+), queued AS (
+    INSERT INTO outbox ({", ".join(_OUTBOX_COLUMNS)})
+    SELECT {_columns("reply", _OUTBOX_COLUMNS)}
+    FROM batch AS b(i, r) JOIN saved USING (i)
+    ON CONFLICT (idempotency_key) DO NOTHING
+), seen AS (
+    INSERT INTO inbound_seen ({", ".join(_SEEN_COLUMNS)})
+    SELECT {_columns("seen", _SEEN_COLUMNS)}
+    FROM batch AS b(i, r) JOIN saved USING (i)
+    ON CONFLICT (platform, account, message_key) DO NOTHING
+    RETURNING platform, account, message_key
+)
+SELECT saved.i, seen.message_key IS NOT NULL AS first_seen
+FROM saved
+JOIN batch USING (i)
+LEFT JOIN seen ON seen.platform = batch.r->'seen'->>'platform'
+              AND seen.account = batch.r->'seen'->>'account'
+              AND seen.message_key = batch.r->'seen'->>'message_key'
+""")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One batched turn's writes: its step, its reply's outbox row, its dedupe row."""
+
+    step: DeferredStep
+    now: datetime
+    reply: dict[str, Any]
+    seen: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Written:
+    saved: frozenset[int]  # the turns whose conversation was still as they read it
+    seen_before: frozenset[int]  # of those, the ones whose message was already handled
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def fits(reply: dict[str, Any], seen: dict[str, Any]) -> bool:
+    """Whether the statement writes every column these rows carry (a reply with an
+    `on_sent` follow-up, say, does not fit, and is written on its own)."""
+    return set(reply) <= set(_OUTBOX_COLUMNS) and set(seen) <= set(_SEEN_COLUMNS)
+
+
+def write_batch(session: Session, planned: list[Planned]) -> Written:
+    rows = [{"i": i, "conversation_id": p.step.conversation_id, "version": p.step.version,
+             "state": p.step.state, "status": p.step.status, "now": p.now,
+             "answer": p.step.answer, "reply": p.reply, "seen": p.seen}
+            for i, p in enumerate(planned)]
+    done = session.execute(_WRITE, {"rows": json.dumps(rows, default=_plain,
+                                                       ensure_ascii=False)}).all()
+    return Written(saved=frozenset(r[0] for r in done),
+                   seen_before=frozenset(r[0] for r in done if not r[1]))
