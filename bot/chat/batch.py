@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from bot.chat.batch_write import Planned, fits, write_batch
 from bot.chat.context import NotBatchable, Turn, local_date
 from bot.chat.inbound import kind_of
-from bot.chat.router import BIND, NOT_CHECKLIST_BUTTONS
+from bot.chat.router import BIND, COMMANDS, NOT_CHECKLIST_BUTTONS
 from bot.chat.sender import Sender, find_senders
 from conversations.messages import Incoming, Kind, Outgoing
 
@@ -53,9 +53,12 @@ def batchable(incoming: Incoming, inline: bool) -> bool:
     if kind is Kind.CALLBACK and incoming.choice is not None:
         return incoming.choice.partition(":")[0] not in NOT_CHECKLIST_BUTTONS
     text = (incoming.text or "").strip()
+    # a command word (待访, 帮助) is a step only inside a checklist, and there one that
+    # answers nothing: it would only leave the batch and run again
     return (kind is Kind.TEXT and incoming.choice is None and incoming.media is None
-            and bool(text) and not text.startswith("/") and not BIND.match(text)
-            and not incoming.meta.get("bind_code") and not incoming.meta.get("event"))
+            and bool(text) and not text.startswith("/") and text not in COMMANDS
+            and not BIND.match(text) and not incoming.meta.get("bind_code")
+            and not incoming.meta.get("event"))
 
 
 def guard_writes(engine: Engine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts import cases
@@ -34,19 +34,25 @@ def help_(turn: Turn) -> None:
     turn.reply(Outgoing(render("bot_help", roles=sorted(turn.roles))))
 
 
+# built once: every visitor's day starts with this list, and every start by number reads it
+_OPEN_VISITS = (
+    select(Visit.id, Visit.due_on, Visit.deadline, Visit.kind, Visit.reason, Person.name,
+           Visit.status, Visit.required_mode)
+    .join(Person, Person.id == Visit.subject_id)
+    .where(Visit.visitor_id == bindparam("visitor_id"),
+           Visit.status.in_([literal_column("'planned'"), literal_column("'in_progress'")]),
+           or_(Visit.window_opens.is_(None), Visit.window_opens <= bindparam("opens_by")))
+    .order_by(Visit.due_on, Visit.id)
+    .limit(LIST_LIMIT)
+)
+
+
 def _open_visits(turn: Turn) -> list:  # type: ignore[type-arg]
-    """The visitor's open visits, soonest first: the list `待访` shows and numbers."""
+    """The visitor's open visits, soonest first: the list `待访` shows and numbers (those
+    whose window opens within a week too)."""
     assert turn.person is not None
-    today = turn.today()
-    return list(turn.session.execute(
-        select(Visit.id, Visit.due_on, Visit.deadline, Visit.kind, Visit.reason, Person.name,
-               Visit.status, Visit.required_mode)
-        .join(Person, Person.id == Visit.subject_id)
-        .where(Visit.visitor_id == turn.person.id, Visit.status.in_(("planned", "in_progress")),
-               or_(Visit.window_opens.is_(None), Visit.window_opens <= today + timedelta(days=7)))
-        .order_by(Visit.due_on, Visit.id)
-        .limit(LIST_LIMIT)
-    ).all())
+    return list(turn.session.execute(_OPEN_VISITS, {
+        "visitor_id": turn.person.id, "opens_by": turn.today() + timedelta(days=7)}).all())
 
 
 def visits(turn: Turn) -> None:

@@ -171,8 +171,11 @@ class Core:
         raise AssertionError("unreachable")
 
     async def _run_batch(self, incomings: list[Incoming]) -> list[Handled | None]:
+        """Not admitted with the single turns: there are never more than RUNNERS batches,
+        and one queued behind a burst of single turns (a hundred visits started at once)
+        kept every press waiting for all of them."""
         assert self._async_sessions is not None
-        async with self._admitted(), self._async_sessions() as session:
+        async with self._async_sessions() as session:
             return await session.run_sync(run_batch, self, incomings)
 
     @contextlib.asynccontextmanager
