@@ -35,7 +35,7 @@ from bot.channels.telegram_api import (
 )
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
-from bot.channels.telegram_parse import parse_press
+from bot.channels.telegram_parse import parse_plain
 from bot.channels.wechat_webhook import Unread, read_limited
 from bot.settings import Settings
 from conversations.messages import Address, Outgoing
@@ -73,10 +73,10 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
             data = json.loads(await read_limited(request, MAX_BODY))
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update object")
-            # a press is read from the JSON itself; anything else as python-telegram-bot
-            # reads it
-            pressed = parse_press(data, api.bot_id)
-            update = Update.de_json(data, None) if pressed is None else None
+            # a press or a typed message is read from the JSON itself; anything else as
+            # python-telegram-bot reads it
+            parsed = parse_plain(data, api.bot_id)
+            update = Update.de_json(data, None) if parsed is None else None
             update_id: int = data["update_id"]
         except Unread as exc:
             return _refused(exc.status, exc.reason)
@@ -84,8 +84,8 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
             # RecursionError: JSON nested thousands deep, even with the right secret
             return _refused(400, f"malformed update ({type(exc).__name__})")
         try:
-            done = await (handler.process_parsed(pressed, update_id, inline=True)
-                          if pressed is not None else handler.process(update, inline=True))
+            done = await (handler.process_parsed(parsed, update_id, inline=True)
+                          if parsed is not None else handler.process(update, inline=True))
         except DatabaseUnavailable as exc:
             log.error("database unavailable for telegram update %s: %s", update_id, exc)
             return Response(status_code=503)

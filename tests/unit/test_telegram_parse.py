@@ -17,7 +17,15 @@ from bot.channels.telegram_api import (
     split_text,
 )
 from bot.channels.telegram_handler import edits_pressed
-from bot.channels.telegram_parse import Ignore, Parsed, Pressed, parse_press, parse_update
+from bot.channels.telegram_parse import (
+    Ignore,
+    Parsed,
+    Pressed,
+    parse_plain,
+    parse_press,
+    parse_text,
+    parse_update,
+)
 from conversations.messages import Choice, Kind, Outgoing
 
 CHAT = {"id": 5001, "type": "private", "first_name": "李"}
@@ -243,6 +251,46 @@ def test_a_press_read_from_json_is_read_as_python_telegram_bot_reads_it(
     fast = parse_press(data, "777")
     assert fast is not None  # every documented shape of a press takes the short way
     assert fast == parse_update(Update.de_json(data, None), "777")
+
+
+_sender = st.fixed_dictionaries({"id": st.integers(1, 2**40), "is_bot": st.booleans(),
+                                 "first_name": _texts}, optional={"username": _texts})
+_entity = st.fixed_dictionaries({"type": st.sampled_from(["bot_command", "bold", "url"]),
+                                 "offset": st.integers(0, 20), "length": st.integers(1, 20)})
+_typed = st.fixed_dictionaries(
+    {"message_id": st.integers(1, 2**31), "chat": _chat,
+     "date": st.integers(1, 2_000_000_000),
+     "text": st.one_of(st.sampled_from(["/visits@visitbot_bot", "待访", " 80 ", "/start AB12"]),
+                       _texts)},
+    # the odd ones go the long way: both readings must still agree on those that don't
+    optional={"from": _sender, "entities": st.lists(_entity, max_size=3),
+              "forward_date": st.integers(1, 2_000_000_000),
+              "caption": _texts})
+
+
+@given(typed=_typed, update_id=st.integers(0, 2**31))
+@settings(max_examples=400, deadline=None)
+def test_a_typed_message_read_from_json_is_read_as_python_telegram_bot_reads_it(
+        typed: dict[str, Any], update_id: int) -> None:
+    data = {"update_id": update_id, "message": typed}
+    fast = parse_text(data, "777")
+    plain = not ({"forward_date", "caption"} & typed.keys())
+    assert (fast is not None) == plain  # every plain typed message takes the short way
+    if fast is not None:
+        assert fast == parse_update(Update.de_json(data, None), "777")
+    assert parse_plain(data, "777") == fast
+
+
+@pytest.mark.parametrize("odd", [
+    {"update_id": 1, "message": message(text="hi", reply_to_message=message(text="x"))},
+    {"update_id": 1, "message": message(text=7)},
+    {"update_id": 1, "message": message(text="hi", entities=[{"type": "bold"}])},
+    {"update_id": 1, "message": message(text="hi", chat={"id": "5", "type": "private"})},
+    {"update_id": 1, "message": message(text="hi"), "edited_message": message(text="x")},
+    {"update_id": 1, "edited_message": message(text="hi")},
+])
+def test_an_odd_typed_message_goes_the_long_way(odd: dict[str, Any]) -> None:
+    assert parse_text(odd, "777") is None
 
 
 @pytest.mark.parametrize("odd", [
