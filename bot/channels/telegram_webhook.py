@@ -17,8 +17,6 @@ import json
 import logging
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.error import TelegramError
@@ -36,8 +34,18 @@ from bot.channels.telegram_api import (
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
 from bot.channels.telegram_parse import parse_plain
-from bot.channels.wechat_webhook import Unread, read_limited
+from bot.channels.wechat_webhook import Unread
 from bot.settings import Settings
+from bot.web.raw_asgi import (
+    RawEndpoint,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    respond,
+    respond_json,
+)
 from conversations.messages import Address, Outgoing
 from store.db import DatabaseUnavailable
 
@@ -61,39 +69,8 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
         raise ValueError("VISITBOT_TELEGRAM_WEBHOOK_SECRET is required in webhook mode "
                          "(1-256 characters: A-Z, a-z, 0-9, _ and -)")
     api = api or TelegramApi(settings)
-    handler = UpdateHandler(core, api)
-    channel = TelegramChannel(settings, api=api)
-    expected = token.encode()
-
-    async def receive(request: Request) -> Response:
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, expected):
-            return _refused(403, "wrong secret token")
-        try:
-            data = json.loads(await read_limited(request, MAX_BODY))
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("not an update object")
-            # a press or a typed message is read from the JSON itself; anything else as
-            # python-telegram-bot reads it
-            parsed = parse_plain(data, api.bot_id)
-            update = Update.de_json(data, None) if parsed is None else None
-            update_id: int = data["update_id"]
-        except Unread as exc:
-            return _refused(exc.status, exc.reason)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-            # RecursionError: JSON nested thousands deep, even with the right secret
-            return _refused(400, f"malformed update ({type(exc).__name__})")
-        try:
-            done = await (handler.process_parsed(parsed, update_id, inline=True)
-                          if parsed is not None else handler.process(update, inline=True))
-        except DatabaseUnavailable as exc:
-            log.error("database unavailable for telegram update %s: %s", update_id, exc)
-            return Response(status_code=503)
-        except Exception:
-            log.exception("handling telegram update %s failed", update_id)
-            return Response(status_code=200)
-        return await _respond(done, channel)
-
+    endpoint = TelegramWebhook(UpdateHandler(core, api), TelegramChannel(settings, api=api),
+                               token.encode())
     if setup:
         try:
             loop = asyncio.get_running_loop()
@@ -104,7 +81,53 @@ def webhook_routes(core: HandlesIncoming, settings: Settings, *, path: str = PAT
             task = loop.create_task(setup_webhook(settings, api, path))
             _background.add(task)
             task.add_done_callback(_background.discard)
-    return [Route(path, receive, methods=["POST"])]
+    return [Route(path, endpoint, methods=["POST"])]
+
+
+class TelegramWebhook(RawEndpoint):
+    """The webhook as plain ASGI: `visitbot run` hands its POSTs straight here."""
+
+    def __init__(self, handler: UpdateHandler, channel: TelegramChannel, expected: bytes
+                 ) -> None:
+        self.handler = handler
+        self.channel = channel
+        self.expected = expected
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        given = header(scope, SECRET_HEADER.encode()) or b""
+        if not hmac.compare_digest(given, self.expected):
+            await _refused(send, 403, "wrong secret token")
+            return
+        try:
+            data = json.loads(await read_body(scope, receive, MAX_BODY))
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update object")
+            # a press or a typed message is read from the JSON itself; anything else as
+            # python-telegram-bot reads it
+            parsed = parse_plain(data, self.handler.api.bot_id)
+            update = Update.de_json(data, None) if parsed is None else None
+            update_id: int = data["update_id"]
+        except Unread as exc:
+            await _refused(send, exc.status, exc.reason)
+            return
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # RecursionError: JSON nested thousands deep, even with the right secret
+            await _refused(send, 400, f"malformed update ({type(exc).__name__})")
+            return
+        try:
+            done = await (self.handler.process_parsed(parsed, update_id, inline=True)
+                          if parsed is not None else
+                          self.handler.process(update, inline=True))  # type: ignore[arg-type]
+        except DatabaseUnavailable as exc:
+            log.error("database unavailable for telegram update %s: %s", update_id, exc)
+            await respond(send, 503)
+            return
+        except Exception:
+            log.exception("handling telegram update %s failed", update_id)
+            await respond(send, 200)
+            return
+        body = await _reply(done, self.channel)
+        await (respond(send, 200) if body is None else respond_json(send, body))
 
 
 async def setup_webhook(settings: Settings, api: TelegramApi | None = None,
@@ -126,10 +149,11 @@ async def setup_webhook(settings: Settings, api: TelegramApi | None = None,
     return ok
 
 
-async def _respond(done: Done, channel: TelegramChannel) -> Response:
+async def _reply(done: Done, channel: TelegramChannel) -> dict[str, Any] | None:
+    """The webhook response's method call, or None for an empty 200."""
     out, chat_id = done.reply, done.chat_id
     if out is None or chat_id is None:
-        return Response(status_code=200)
+        return None
     body = method_call(chat_id, out, edit_message_id=done.in_place.message_id
                        if done.in_place else None)
     if body is None:
@@ -138,8 +162,8 @@ async def _respond(done: Done, channel: TelegramChannel) -> Response:
         result = await channel.send(Address("telegram", str(chat_id)), out)
         if not result.ok:
             log.error("telegram reply to %s not delivered: %s", chat_id, result.error)
-        return Response(status_code=200)
-    return JSONResponse(body)
+        return None
+    return body
 
 
 def method_call(chat_id: int, out: Outgoing, *, edit_message_id: int | None = None
@@ -164,6 +188,6 @@ def method_call(chat_id: int, out: Outgoing, *, edit_message_id: int | None = No
     return body
 
 
-def _refused(status: int, reason: str) -> Response:
+async def _refused(send: Send, status: int, reason: str) -> None:
     log.warning("telegram webhook refused (%d): %s", status, reason)
-    return Response(status_code=status)
+    await respond(send, status)

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.routing import BaseRoute
 
 from bot.web.app import build_app
+from bot.web.raw_asgi import direct
 from bot.wiring import App, channels_for, setup_logging
 from conversations.messages import Channel
 
@@ -49,7 +50,9 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
     from scheduler.dispatch import Dispatcher
 
     channels: dict[str, Channel] = channels_for(app.settings, names, app.sessions)
-    web = build_app(app.core, app.settings, webhook_routes(app, names))
+    route_sets = webhook_routes(app, names)
+    # the webhooks' POSTs go straight to their endpoints, past Starlette's routing
+    web = direct(build_app(app.core, app.settings, route_sets), route_sets)
     stop = asyncio.Event()
     tasks: list[asyncio.Task[object]] = []
     runner = None

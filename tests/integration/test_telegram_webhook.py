@@ -25,6 +25,7 @@ from bot.chat.binding import create_invite
 from bot.chat.service import Core
 from bot.settings import Settings
 from bot.web.app import build_app
+from bot.web.raw_asgi import direct
 from conversations.text import render
 from scheduler.dispatch import drain
 from scheduler.tick import tick
@@ -48,6 +49,7 @@ class Bot:
     server: ServerThread
     sessions: sessionmaker[Session]
     channel: TelegramChannel
+    starlette_saw: list[str]  # requests that reached the Starlette app
 
     def deliver(self) -> int:
         return drain(self.sessions, {"telegram": self.channel})
@@ -76,10 +78,20 @@ def bot(db_url: str) -> Iterator[Bot]:
     engine = make_engine(db_url)
     sessions = session_factory(engine)
     core = Core(sessions, s, clock=lambda: datetime.now(UTC))
-    server = ServerThread(build_app(core, s, [webhook_routes(core, s)])).start()
+    # served as `visitbot run` serves it: the webhook's POSTs straight to the endpoint
+    routes = [webhook_routes(core, s)]
+    app = build_app(core, s, routes)
+    seen: list[str] = []
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(f"{scope['method']} {scope['path']}")
+        await app(scope, receive, send)
+
+    server = ServerThread(direct(counted, routes)).start()
     fake.webhook = {"url": server.url + "/telegram", "secret_token": WEBHOOK_SECRET}
     try:
-        yield Bot(fake, server, sessions, TelegramChannel(s))
+        yield Bot(fake, server, sessions, TelegramChannel(s), seen)
     finally:
         server.stop()
         fake.stop()
@@ -292,3 +304,17 @@ def test_a_failed_acknowledgement_is_logged_and_the_reply_still_given(
     assert len(failed) == 1 and not failed[0].ok
     assert all(r.levelno == logging.WARNING for r in caplog.records
                if "answerCallbackQuery" in r.getMessage())
+
+
+def test_the_webhooks_posts_go_past_starlette_and_the_rest_through_it(bot: Bot) -> None:
+    """`visitbot run` hands POST /telegram to the endpoint itself; every other request
+    (the same path's other methods, health, the rest) still goes through the app."""
+    visitor, _ = bind_visitor(bot)
+    visitor.text("/visits")
+    assert reply_text(visitor)  # answered in the response, by the endpoint itself
+    wrong = httpx.post(bot.endpoint, json={"update_id": 1},
+                       headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+    assert wrong.status_code == 403
+    assert httpx.get(bot.endpoint).status_code == 405
+    assert httpx.get(bot.server.url + "/healthz").status_code == 200
+    assert bot.starlette_saw == ["GET /telegram", "GET /healthz"]
