@@ -154,7 +154,7 @@ def _plan(core: Core, turn: Turn, seen: dict[str, str]) -> tuple[Planned, Outgoi
         raise NotBatchable("more than one reply")
     reply, row = core.queue_replies(turn, True, hold_last=True)  # one reply: held, unwritten
     assert reply is not None and row is not None
-    seen_row = {**seen, "received_at": turn.now, "reply": reply.to_payload()}
+    seen_row = {**seen, "received_at": turn.now}  # its reply: the outbox row's payload
     if not fits(row, seen_row):
         raise NotBatchable("a reply the batch cannot write")
     return Planned(turn.batch[0], turn.now, row, seen_row), reply

@@ -23,13 +23,14 @@ from bot.chat.context import DeferredStep
 _OUTBOX_COLUMNS = ("idempotency_key", "person_id", "platform", "external_id", "kind",
                    "payload", "status", "attempts", "not_before", "created_at", "sent_at",
                    "priority")
-_SEEN_COLUMNS = ("platform", "account", "message_key", "received_at", "reply")
+# the dedupe row keeps the reply a redelivery gets again: the outbox row's payload
+_SEEN_COLUMNS = ("platform", "account", "message_key", "received_at")
 _ANSWER_COLUMNS = ("visit_id", "question_id", "value", "display", "severity", "kind",
                    "answered_at")
 _TYPES = {"person_id": "int", "attempts": "int", "priority": "int", "visit_id": "int",
           "not_before": "timestamptz", "created_at": "timestamptz", "sent_at": "timestamptz",
           "received_at": "timestamptz", "answered_at": "timestamptz"}
-_JSON = frozenset({"payload", "reply", "value"})
+_JSON = frozenset({"payload", "value"})
 
 
 def _field(group: str, column: str) -> str:
@@ -68,8 +69,8 @@ WITH batch AS (
     FROM batch AS b(i, r) JOIN saved USING (i)
     ON CONFLICT (idempotency_key) DO NOTHING
 ), seen AS (
-    INSERT INTO inbound_seen ({", ".join(_SEEN_COLUMNS)})
-    SELECT {_columns("seen", _SEEN_COLUMNS)}
+    INSERT INTO inbound_seen ({", ".join(_SEEN_COLUMNS)}, reply)
+    SELECT {_columns("seen", _SEEN_COLUMNS)}, r->'reply'->'payload'
     FROM batch AS b(i, r) JOIN saved USING (i)
     ON CONFLICT (platform, account, message_key) DO NOTHING
     RETURNING platform, account, message_key
@@ -85,7 +86,8 @@ LEFT JOIN seen ON seen.platform = batch.r->'seen'->>'platform'
 
 @dataclass(frozen=True)
 class Planned:
-    """One batched turn's writes: its step, its reply's outbox row, its dedupe row."""
+    """One batched turn's writes: its step, its reply's outbox row, its dedupe row
+    (which keeps the reply's payload)."""
 
     step: DeferredStep
     now: datetime
