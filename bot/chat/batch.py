@@ -1,20 +1,20 @@
-"""Checklist presses that arrive together, answered together (PostgreSQL, on the loop).
+"""Chat turns that arrive together, answered together (PostgreSQL, on the loop).
 
 A turn alone costs a transaction of three statements; under load most of its CPU is
 that fixed cost (the session, each statement's execution, BEGIN and COMMIT), not the
-answer. Presses waiting at the same moment are therefore taken as one batch: their
-senders read in one statement, each routed exactly as alone (the same router and
-checklist engine), and their answers, states, replies and dedupe rows written by one
+answer. Messages waiting at the same moment are therefore taken as one batch: their
+senders read in one statement, each routed exactly as alone (the same router, commands
+and checklist engine), and their answers, states, replies and dedupe rows written by one
 statement (bot.chat.batch_write) and one commit.
 
-Only what that statement can write is batched: a press of the sender's open checklist
-whose step sets one answer and gives one reply. A turn that does anything else (raises
-a risk, files, starts, cancels, is not assigned, any read that is not a SELECT …) is
-dropped from the batch before it writes and runs again on its own, as does one whose
+Only what that statement can write is batched: a step of the sender's open checklist
+that sets one answer, or a turn that only reads (a list, the help), each with one reply.
+A turn that does anything else (raises a risk, files, starts, cancels, is not assigned,
+any statement that is not a SELECT, a change to a row that is not its own …) is dropped
+from the batch before it writes and runs again on its own, as does one whose
 conversation changed under it or a message already seen; so is every turn of a batch
 that fails. Each message is thus committed exactly once, by the batch or by itself.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from bot.chat.batch_write import Planned, fits, write_batch
 from bot.chat.context import NotBatchable, Turn, local_date
 from bot.chat.inbound import kind_of
-from bot.chat.router import BIND, COMMANDS, NOT_CHECKLIST_BUTTONS
+from bot.chat.router import BIND, NOT_CHECKLIST_BUTTONS
 from bot.chat.sender import Sender, find_senders
 from conversations.messages import Incoming, Kind, Outgoing
 
@@ -45,19 +45,16 @@ RUNNERS = 2  # one batch's Python work overlaps the other's wait on the database
 
 def batchable(incoming: Incoming, inline: bool) -> bool:
     """Whether a message may be a batch's, its reply riding in the webhook's response: a
-    press of a checklist's own button, or typed text that is no command or bind code
-    (the router decides the rest: only a step of an open checklist stays in the batch)."""
+    press of a checklist's own button, or typed text that is no bind code (the router
+    decides the rest: a checklist's answer or a command that only replies stays)."""
     if not inline:
         return False
     kind = kind_of(incoming)
     if kind is Kind.CALLBACK and incoming.choice is not None:
         return incoming.choice.partition(":")[0] not in NOT_CHECKLIST_BUTTONS
     text = (incoming.text or "").strip()
-    # a command word (待访, 帮助) is a step only inside a checklist, and there one that
-    # answers nothing: it would only leave the batch and run again
     return (kind is Kind.TEXT and incoming.choice is None and incoming.media is None
-            and bool(text) and not text.startswith("/") and text not in COMMANDS
-            and not BIND.match(text) and not incoming.meta.get("bind_code")
+            and bool(text) and not BIND.match(text) and not incoming.meta.get("bind_code")
             and not incoming.meta.get("event"))
 
 
@@ -96,16 +93,17 @@ def run_batch(s: Session, core: Core, incomings: list[Incoming]) -> list[Handled
     out: list[Handled | None] = [None] * len(incomings)
     planned: list[Planned] = []
     owners: list[tuple[int, Sender, Outgoing]] = []
-    conversations: set[int] = set()
+    people: set[int] = set()
     with _reads_only(s):
         for i, incoming in enumerate(incomings):
             sender = senders.get(incoming.address.external_id)
             open_ = sender.open_visit if sender is not None else None
-            if (sender is None or open_ is None or not open_.assigned
-                    or "visitor" not in sender.roles
-                    or open_.conversation.id in conversations):
-                continue  # not a step of an open checklist, or a second of one person's
-            conversations.add(open_.conversation.id)
+            if (sender is None or (open_ is not None and not open_.assigned)
+                    or sender.person.id in people):
+                # unbound; a checklist whose assignment ended (closed by the turn); a
+                # second message of one person (by another account): each alone
+                continue
+            people.add(sender.person.id)
             try:
                 turn = core.routed(s, incoming, now, False, sender, batch=True)
                 plan, reply = _plan(core, turn, seen_key(incoming))
@@ -145,8 +143,8 @@ def run_batch(s: Session, core: Core, incomings: list[Incoming]) -> list[Handled
 def _plan(core: Core, turn: Turn, seen: dict[str, str]) -> tuple[Planned, Outgoing]:
     from bot.chat.service import JOINED_LIMITS, join_leading_text
 
-    if turn.batch is None or len(turn.batch) != 1 or turn.after_commit:
-        raise NotBatchable("not one answer")
+    if turn.batch is None or len(turn.batch) > 1 or turn.after_commit:
+        raise NotBatchable("more than one step")
     limit = JOINED_LIMITS.get(turn.address.platform)
     if limit is not None:
         turn.replies[:] = join_leading_text(turn.replies, limit)
@@ -157,7 +155,7 @@ def _plan(core: Core, turn: Turn, seen: dict[str, str]) -> tuple[Planned, Outgoi
     seen_row = {**seen, "received_at": turn.now}  # its reply: the outbox row's payload
     if not fits(row, seen_row):
         raise NotBatchable("a reply the batch cannot write")
-    return Planned(turn.batch[0], turn.now, row, seen_row), reply
+    return Planned(turn.batch[0] if turn.batch else None, turn.now, row, seen_row), reply
 
 
 def _only_their_own(s: Session, senders: list[Sender]) -> bool:

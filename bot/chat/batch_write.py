@@ -1,11 +1,12 @@
-"""PostgreSQL: a batch of checklist answers written in one statement.
+"""PostgreSQL: a batch of chat turns written in one statement.
 
 Each row is one turn: its conversation's state UPDATE guarded by the version the turn
-read, its answer's upsert, its reply's outbox row and its dedupe row. The inserts select
-from the UPDATE's RETURNING, so a turn whose conversation changed under it writes nothing
-at all; which turns were saved, and which of those found their message already seen,
-comes back for the caller to decide on. The rows travel as one JSON parameter, so the
-statement's text never changes and the server keeps it prepared.
+read and its answer's upsert (a turn that only replies has neither), its reply's outbox
+row and its dedupe row. The inserts select from the UPDATE's RETURNING, so a turn whose
+conversation changed under it writes nothing at all; which turns were written, and
+which of those found their message already seen, comes back for the caller to decide
+on. The rows travel as one JSON parameter, so the statement's text never changes and
+the server keeps it prepared.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ WITH batch AS (
     WHERE c.id = (batch.r->>'conversation_id')::int
       AND c.version = (batch.r->>'version')::int
     RETURNING batch.i
+), done AS (
+    -- the turns whose step was saved, and those with no step (a list, the help …)
+    SELECT i FROM saved
+    UNION ALL
+    SELECT i FROM batch WHERE batch.r->>'conversation_id' IS NULL
 ), answered AS (
     INSERT INTO answers ({", ".join(_ANSWER_COLUMNS)})
     SELECT {_columns("answer", _ANSWER_COLUMNS)}
@@ -66,17 +72,17 @@ WITH batch AS (
 ), queued AS (
     INSERT INTO outbox ({", ".join(_OUTBOX_COLUMNS)})
     SELECT {_columns("reply", _OUTBOX_COLUMNS)}
-    FROM batch AS b(i, r) JOIN saved USING (i)
+    FROM batch AS b(i, r) JOIN done USING (i)
     ON CONFLICT (idempotency_key) DO NOTHING
 ), seen AS (
     INSERT INTO inbound_seen ({", ".join(_SEEN_COLUMNS)}, reply)
     SELECT {_columns("seen", _SEEN_COLUMNS)}, r->'reply'->'payload'
-    FROM batch AS b(i, r) JOIN saved USING (i)
+    FROM batch AS b(i, r) JOIN done USING (i)
     ON CONFLICT (platform, account, message_key) DO NOTHING
     RETURNING platform, account, message_key
 )
-SELECT saved.i, seen.message_key IS NOT NULL AS first_seen
-FROM saved
+SELECT done.i, seen.message_key IS NOT NULL AS first_seen
+FROM done
 JOIN batch USING (i)
 LEFT JOIN seen ON seen.platform = batch.r->'seen'->>'platform'
               AND seen.account = batch.r->'seen'->>'account'
@@ -86,10 +92,10 @@ LEFT JOIN seen ON seen.platform = batch.r->'seen'->>'platform'
 
 @dataclass(frozen=True)
 class Planned:
-    """One batched turn's writes: its step, its reply's outbox row, its dedupe row
-    (which keeps the reply's payload)."""
+    """One batched turn's writes: its step (None for a turn that only replies), its
+    reply's outbox row, its dedupe row (which keeps the reply's payload)."""
 
-    step: DeferredStep
+    step: DeferredStep | None
     now: datetime
     reply: dict[str, Any]
     seen: dict[str, Any]
@@ -97,7 +103,9 @@ class Planned:
 
 @dataclass(frozen=True)
 class Written:
-    saved: frozenset[int]  # the turns whose conversation was still as they read it
+    # the turns written: those whose conversation was still as they read it, and those
+    # without a step
+    saved: frozenset[int]
     seen_before: frozenset[int]  # of those, the ones whose message was already handled
 
 
@@ -114,10 +122,10 @@ def fits(reply: dict[str, Any], seen: dict[str, Any]) -> bool:
 
 
 def write_batch(session: Session, planned: list[Planned]) -> Written:
-    rows = [{"i": i, "conversation_id": p.step.conversation_id, "version": p.step.version,
-             "state": p.step.state, "status": p.step.status, "now": p.now,
-             "answer": p.step.answer, "reply": p.reply, "seen": p.seen}
-            for i, p in enumerate(planned)]
+    rows = [{"i": i, "now": p.now, "reply": p.reply, "seen": p.seen} | (
+        {"conversation_id": p.step.conversation_id, "version": p.step.version,
+         "state": p.step.state, "status": p.step.status, "answer": p.step.answer}
+        if p.step is not None else {}) for i, p in enumerate(planned)]
     done = session.execute(_WRITE, {"rows": json.dumps(rows, default=_plain,
                                                        ensure_ascii=False)}).all()
     return Written(saved=frozenset(r[0] for r in done),

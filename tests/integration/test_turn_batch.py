@@ -3,7 +3,7 @@
 Two identical worlds on two PostgreSQL databases, one core batching presses and one
 running each on its own, are walked by the same visitors making the same random choices
 (seeded), in waves of concurrent messages: every press of the checklist's buttons, a
-typed number, typed words (上一题, 帮助, 跳过, 待访), an old button pressed again, a
+typed number, typed words (上一题, 帮助, 跳过, 待访, /visits, 逾期), an old button pressed again, a
 risky answer (alert and case), the review
 and the filing, and some messages delivered twice at once. The rows the two leave behind
 (answers, checklist states and versions, visits, replies, dedupe rows, cases) must be
@@ -47,6 +47,7 @@ from tests.world import T0, World, _subject, build_world
 
 pytestmark = pytest.mark.postgres
 VISITORS = 10  # the world's two and eight more
+WORDS = ["上一题", "帮助", "跳过", "待访", "/visits", "逾期"]  # typed mid-checklist
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ class Walk:
             return self.press(key, self.dice.choice(self.older))
         if roll < 0.11:  # typed words of the checklist's own, or of the menu
             return Incoming(Address("telegram", self.chat), key,
-                            text=self.dice.choice(["上一题", "帮助", "跳过", "待访"]))
+                            text=self.dice.choice(WORDS))
         if shown.callback_prefix in self.numbers:
             return Incoming(Address("telegram", self.chat), key,
                             text=self.numbers[shown.callback_prefix])
