@@ -61,16 +61,22 @@ class ClientGone(Unread):
     reason = "client disconnected"
 
 
+def refuse_declared(declared: str | bytes | None, limit: int) -> None:
+    """TooLarge when the Content-Length header says more than `limit` bytes (or is not a
+    number): refused before a byte of the body is read."""
+    if declared is None:
+        return
+    try:
+        if int(declared) > limit:
+            raise TooLarge
+    except ValueError:
+        raise TooLarge from None
+
+
 async def read_limited(request: Request, limit: int, timeout: float | None = None) -> bytes:
     """The body, refused when it is over `limit` bytes or takes over `timeout` seconds:
     a slow client (a few bytes a minute) would otherwise hold a connection and a task."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise TooLarge
-        except ValueError:
-            raise TooLarge from None
+    refuse_declared(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     size = 0
     try:

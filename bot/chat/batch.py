@@ -21,7 +21,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -31,12 +32,11 @@ from sqlalchemy.orm import Session
 from bot.chat.batch_write import Planned, fits, write_batch
 from bot.chat.context import NotBatchable, Turn, local_date
 from bot.chat.inbound import kind_of
+from bot.chat.outcome import JOINED_LIMITS, Handled, join_leading_text, seen_key
 from bot.chat.router import BIND, NOT_CHECKLIST_BUTTONS
 from bot.chat.sender import Sender, find_senders
+from bot.settings import Settings
 from conversations.messages import Incoming, Kind, Outgoing
-
-if TYPE_CHECKING:
-    from bot.chat.service import Core, Handled
 
 log = logging.getLogger(__name__)
 _READS_ONLY = "visitbot.batch_reads_only"
@@ -81,11 +81,23 @@ def _reads_only(s: Session) -> Iterator[None]:
         info.pop(_READS_ONLY, None)
 
 
-def run_batch(s: Session, core: Core, incomings: list[Incoming]) -> list[Handled | None]:
+class BatchingCore(Protocol):
+    """What a batch needs of the chat core (bot.chat.service.Core)."""
+
+    settings: Settings
+
+    def clock(self) -> datetime: ...
+
+    def routed(self, s: Session, incoming: Incoming, now: datetime, lock: bool,
+               sender: Sender | None, *, batch: bool = False) -> Turn: ...
+
+    def queue_replies(self, turn: Turn, inline: bool, *, hold_last: bool = False
+                      ) -> tuple[Outgoing | None, dict[str, Any] | None]: ...
+
+
+def run_batch(s: Session, core: BatchingCore, incomings: list[Incoming]) -> list[Handled | None]:
     """Each message's reply, or None for those left to run on their own. All of one
     platform, from different accounts."""
-    from bot.chat.service import Handled, seen_key
-
     now = core.clock()
     senders = find_senders(s, incomings[0].address.platform,
                            [m.address.external_id for m in incomings],
@@ -140,9 +152,7 @@ def run_batch(s: Session, core: Core, incomings: list[Incoming]) -> list[Handled
     return out
 
 
-def _plan(core: Core, turn: Turn, seen: dict[str, str]) -> tuple[Planned, Outgoing]:
-    from bot.chat.service import JOINED_LIMITS, join_leading_text
-
+def _plan(core: BatchingCore, turn: Turn, seen: dict[str, str]) -> tuple[Planned, Outgoing]:
     if turn.batch is None or len(turn.batch) > 1 or turn.after_commit:
         raise NotBatchable("more than one step")
     limit = JOINED_LIMITS.get(turn.address.platform)
@@ -179,7 +189,7 @@ def _forget(s: Session, sender: Sender) -> None:
         s.expire(sender.open_visit.visit)
 
 
-Run = Callable[[list[Incoming]], Awaitable[list["Handled | None"]]]
+Run = Callable[[list[Incoming]], Awaitable[list[Handled | None]]]
 
 
 class Batcher:

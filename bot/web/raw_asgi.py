@@ -16,7 +16,13 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.wechat_webhook import BODY_TIMEOUT, ClientGone, TooLarge, TooSlow
+from bot.channels.wechat_webhook import (
+    BODY_TIMEOUT,
+    ClientGone,
+    TooLarge,
+    TooSlow,
+    refuse_declared,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,13 +50,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int,
                     timeout: float = BODY_TIMEOUT) -> bytes:
     """The body, refused (`Unread`) over `limit` bytes, slower than `timeout` seconds or
     cut off by the client: as `read_limited` reads a Starlette request."""
-    declared = header(scope, b"content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise TooLarge
-        except ValueError:
-            raise TooLarge from None
+    refuse_declared(header(scope, b"content-length"), limit)
     chunks: list[bytes] = []
     size = 0
     try:

@@ -9,7 +9,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.chat.service import join_leading_text
+from bot.chat.outcome import join_leading_text
 from conversations.messages import Choice, Outgoing
 
 REPLY = st.builds(
