@@ -8,13 +8,15 @@ and checklist engine), and their answers, states, replies and dedupe rows writte
 statement (bot.chat.batch_write) and one commit.
 
 Only what that statement can write is batched: a step of the sender's open checklist
-that sets one answer, or a turn that only reads (a list, the help), each with one reply.
-A turn that does anything else (raises a risk, files, starts, cancels, is not assigned,
-any statement that is not a SELECT, a change to a row that is not its own …) is dropped
-from the batch before it writes and runs again on its own, as does one whose
-conversation changed under it or a message already seen; so is every turn of a batch
-that fails. Each message is thus committed exactly once, by the batch or by itself.
+that sets one answer, a visit's checklist begun, or a turn that only reads (a list, the
+help), each with one reply. A turn that does anything else (raises a risk, files,
+cancels, restarts a cancelled run, is not assigned, any statement that is not a SELECT, a
+change to a row that is not its own …) is dropped from the batch before it writes and
+runs again on its own, as does one whose conversation changed under it or a message
+already seen; so is every turn of a batch that fails. Each message is thus committed
+exactly once, by the batch or by itself.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +35,7 @@ from bot.chat.batch_write import Planned, fits, write_batch
 from bot.chat.context import NotBatchable, Turn, local_date
 from bot.chat.inbound import kind_of
 from bot.chat.outcome import JOINED_LIMITS, Handled, join_leading_text, seen_key
-from bot.chat.router import BIND, NOT_CHECKLIST_BUTTONS
+from bot.chat.router import BIND
 from bot.chat.sender import Sender, find_senders
 from bot.settings import Settings
 from conversations.messages import Incoming, Kind, Outgoing
@@ -45,13 +47,13 @@ RUNNERS = 2  # one batch's Python work overlaps the other's wait on the database
 
 def batchable(incoming: Incoming, inline: bool) -> bool:
     """Whether a message may be a batch's, its reply riding in the webhook's response: a
-    press of a checklist's own button, or typed text that is no bind code (the router
-    decides the rest: a checklist's answer or a command that only replies stays)."""
+    button press, or typed text that is no bind code (the router decides the rest: an
+    answer, a start, or a command that only replies stays in the batch)."""
     if not inline:
         return False
     kind = kind_of(incoming)
     if kind is Kind.CALLBACK and incoming.choice is not None:
-        return incoming.choice.partition(":")[0] not in NOT_CHECKLIST_BUTTONS
+        return True
     text = (incoming.text or "").strip()
     return (kind is Kind.TEXT and incoming.choice is None and incoming.media is None
             and bool(text) and not BIND.match(text) and not incoming.meta.get("bind_code")

@@ -1,9 +1,11 @@
 """PostgreSQL: a batch of chat turns written in one statement.
 
 Each row is one turn: its conversation's state UPDATE guarded by the version the turn
-read and its answer's upsert (a turn that only replies has neither), its reply's outbox
-row and its dedupe row. The inserts select from the UPDATE's RETURNING, so a turn whose
-conversation changed under it writes nothing at all; which turns were written, and
+read and its answer's upsert, or a visit's checklist begun (inserted unless the visit has
+one already, and the visit marked in progress), or neither (a turn that only replies);
+its reply's outbox row and its dedupe row. The inserts select from the UPDATE's (or the
+start's) RETURNING, so a turn whose conversation changed under it, or whose visit another
+turn began first, writes nothing at all; which turns were written, and
 which of those found their message already seen, comes back for the caller to decide
 on. The rows travel as one JSON parameter, so the statement's text never changes and
 the server keeps it prepared.
@@ -12,14 +14,14 @@ the server keeps it prepared.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bot.chat.context import DeferredStep
+from bot.chat.context import DeferredStart, DeferredStep
 
 _OUTBOX_COLUMNS = ("idempotency_key", "person_id", "platform", "external_id", "kind",
                    "payload", "status", "attempts", "not_before", "created_at", "sent_at",
@@ -58,11 +60,30 @@ WITH batch AS (
     WHERE c.id = (batch.r->>'conversation_id')::int
       AND c.version = (batch.r->>'version')::int
     RETURNING batch.i
+), started AS (
+    INSERT INTO conversations (person_id, visit_id, checklist, state, status, context,
+                               version, updated_at)
+    SELECT (r->'start'->>'person_id')::int, (r->'start'->>'visit_id')::int,
+           r->'start'->>'checklist', r->'start'->'state', r->'start'->>'status',
+           r->'start'->'context', 1, (r->>'now')::timestamptz
+    FROM batch WHERE r->'start' IS NOT NULL
+    ON CONFLICT (visit_id) DO NOTHING
+    RETURNING visit_id
+), begun AS (
+    UPDATE visits AS v
+    SET status = 'in_progress', visitor_id = (batch.r->'start'->>'person_id')::int
+    FROM batch JOIN started ON started.visit_id = (batch.r->'start'->>'visit_id')::int
+    WHERE v.id = started.visit_id
+    RETURNING batch.i
 ), done AS (
-    -- the turns whose step was saved, and those with no step (a list, the help …)
+    -- the turns whose step was saved or whose start was written, and those with
+    -- neither (a list, the help …)
     SELECT i FROM saved
     UNION ALL
-    SELECT i FROM batch WHERE batch.r->>'conversation_id' IS NULL
+    SELECT i FROM begun
+    UNION ALL
+    SELECT i FROM batch
+    WHERE batch.r->>'conversation_id' IS NULL AND batch.r->'start' IS NULL
 ), answered AS (
     INSERT INTO answers ({", ".join(_ANSWER_COLUMNS)})
     SELECT {_columns("answer", _ANSWER_COLUMNS)}
@@ -95,7 +116,7 @@ class Planned:
     """One batched turn's writes: its step (None for a turn that only replies), its
     reply's outbox row, its dedupe row (which keeps the reply's payload)."""
 
-    step: DeferredStep | None
+    step: DeferredStep | DeferredStart | None
     now: datetime
     reply: dict[str, Any]
     seen: dict[str, Any]
@@ -115,6 +136,15 @@ def _plain(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def _step(step: DeferredStep | DeferredStart | None) -> dict[str, Any]:
+    if isinstance(step, DeferredStep):
+        return {"conversation_id": step.conversation_id, "version": step.version,
+                "state": step.state, "status": step.status, "answer": step.answer}
+    if isinstance(step, DeferredStart):
+        return {"start": asdict(step)}
+    return {}
+
+
 def fits(reply: dict[str, Any], seen: dict[str, Any]) -> bool:
     """Whether the statement writes every column these rows carry (a reply with an
     `on_sent` follow-up, say, does not fit, and is written on its own)."""
@@ -122,10 +152,8 @@ def fits(reply: dict[str, Any], seen: dict[str, Any]) -> bool:
 
 
 def write_batch(session: Session, planned: list[Planned]) -> Written:
-    rows = [{"i": i, "now": p.now, "reply": p.reply, "seen": p.seen} | (
-        {"conversation_id": p.step.conversation_id, "version": p.step.version,
-         "state": p.step.state, "status": p.step.status, "answer": p.step.answer}
-        if p.step is not None else {}) for i, p in enumerate(planned)]
+    rows = [{"i": i, "now": p.now, "reply": p.reply, "seen": p.seen} | _step(p.step)
+            for i, p in enumerate(planned)]
     done = session.execute(_WRITE, {"rows": json.dumps(rows, default=_plain,
                                                        ensure_ascii=False)}).all()
     return Written(saved=frozenset(r[0] for r in done),

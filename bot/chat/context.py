@@ -31,6 +31,19 @@ class DeferredStep:
     answer: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class DeferredStart:
+    """A visit's checklist begun: the row to insert, for a batch to write (with the
+    visit marked in progress by the visitor)."""
+
+    person_id: int
+    visit_id: int
+    checklist: str
+    state: dict[str, Any]
+    status: str
+    context: dict[str, Any]
+
+
 @dataclass
 class Turn:
     """One inbound message being handled inside one transaction."""
@@ -50,8 +63,9 @@ class Turn:
     # each runs after commit with the session factory and may queue more messages
     after_commit: list[Callable[[sessionmaker[Session]], None]] = field(default_factory=list)
     # set when the turn runs in a batch (bot.chat.batch): the checklist step's one write
-    # is recorded here, for the batch to write with the others', instead of executed
-    batch: list[DeferredStep] | None = None
+    # (or the start's) is recorded here, for the batch to write with the others'
+    # instead of executed
+    batch: list[DeferredStep | DeferredStart] | None = None
 
     @property
     def address(self) -> Address:

@@ -32,9 +32,6 @@ COMMANDS: dict[str, str] = {
     "/report": "report", "月报": "report",
 }
 
-# buttons that are not a checklist's own: every other press is a step of the open one
-NOT_CHECKLIST_BUTTONS = frozenset({"start", "ack", "resolve"})
-
 # a checklist's own commands, which mean nothing outside one
 CHECKLIST_ONLY = frozenset({"back", "skip", "pause", "resume", "cancel", "confirm", "done"})
 

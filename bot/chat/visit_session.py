@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.alerts import cases, families
 from bot.chat import household
-from bot.chat.context import DeferredStep, NotBatchable, Turn
+from bot.chat.context import DeferredStart, DeferredStep, NotBatchable, Turn
 from bot.chat.scope import is_assigned_visitor
 from bot.chat.visit_facts import start_facts
 from conversations import buttons
@@ -187,6 +187,8 @@ def start_visit(turn: Turn, visit_id: int) -> None:
         return
     earlier: dict[str, Any] | None = None
     if existing is not None:  # a cancelled run of this visit: start afresh
+        if turn.batch is not None:
+            raise NotBatchable("a cancelled run is deleted before the start")
         earlier = dict(existing.state or {})  # its buttons must stay expired
         s.delete(existing)
         s.flush()
@@ -204,10 +206,16 @@ def start_visit(turn: Turn, visit_id: int) -> None:
     conv = Conversation(person_id=turn.person.id, visit_id=visit.id, checklist=checklist.name,
                         state=result.state, status=result.state.get("status", "active"),
                         context=context_snapshot(ctx))
-    s.add(conv)
-    visit.status = "in_progress"
-    visit.visitor_id = turn.person.id
-    s.flush()
+    if turn.batch is not None:
+        # the batch's statement inserts the checklist and marks the visit begun (unless
+        # another turn began it first: then this one runs alone)
+        turn.batch.append(DeferredStart(turn.person.id, visit.id, checklist.name,
+                                        conv.state, conv.status, conv.context or {}))
+    else:
+        s.add(conv)
+        visit.status = "in_progress"
+        visit.visitor_id = turn.person.id
+        s.flush()
     _apply(turn, conv, visit, result, checklist, saved=True)
 
 
@@ -334,7 +342,11 @@ def _apply(turn: Turn, conv: Conversation, visit: Visit, result: StepResult,
     # a step whose only effect is one answer: its state and answer in one statement
     one_answer = (not saved and len(events) == 1 and isinstance(events[0], AnswerSet)
                   and s.get_bind().dialect.name == "postgresql")
-    if turn.batch is not None:
+    if turn.batch is not None and saved:
+        # a batched start: the checklist is written by the batch, nothing else may be
+        if events:
+            raise NotBatchable("the start does more than ask")
+    elif turn.batch is not None:
         # a batched turn writes nothing itself: anything but one answer runs on its own
         if not one_answer:
             raise NotBatchable("the step does more than answer a question")
