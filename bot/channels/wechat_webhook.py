@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.channels.handoff import hand_to_core
+from bot.web.raw_asgi import BODY_TIMEOUT, Unread, read_body
 from conversations.messages import Address, Incoming, Outgoing
 from store.db import DatabaseUnavailable
 
@@ -36,61 +37,11 @@ class HandlesIncoming(Protocol):
     def handle(self, incoming: Incoming, *, inline: bool = False) -> Any: ...
 
 
-BODY_TIMEOUT = 10.0  # seconds for the whole body: a platform sends it at once
-
-
-class Unread(Exception):
-    """The body was not read: too large, too slow, or the client went away."""
-
-    status = 400
-    reason = "body not read"
-
-
-class TooLarge(Unread):
-    status = 413
-    reason = "body too large"
-
-
-class TooSlow(Unread):
-    status = 408
-    reason = "body not sent in time"
-
-
-class ClientGone(Unread):
-    status = 400
-    reason = "client disconnected"
-
-
-def refuse_declared(declared: str | bytes | None, limit: int) -> None:
-    """TooLarge when the Content-Length header says more than `limit` bytes (or is not a
-    number): refused before a byte of the body is read."""
-    if declared is None:
-        return
-    try:
-        if int(declared) > limit:
-            raise TooLarge
-    except ValueError:
-        raise TooLarge from None
-
-
 async def read_limited(request: Request, limit: int, timeout: float | None = None) -> bytes:
     """The body, refused when it is over `limit` bytes or takes over `timeout` seconds:
     a slow client (a few bytes a minute) would otherwise hold a connection and a task."""
-    refuse_declared(request.headers.get("content-length"), limit)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT if timeout is None else timeout):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge
-                chunks.append(chunk)
-    except TimeoutError:
-        raise TooSlow from None
-    except ClientDisconnect:
-        raise ClientGone from None
-    return b"".join(chunks)
+    return await read_body(request.scope, request.receive, limit,
+                           BODY_TIMEOUT if timeout is None else timeout)
 
 
 def unread(exc: Unread, platform: str) -> Response:

@@ -16,19 +16,48 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.wechat_webhook import (
-    BODY_TIMEOUT,
-    ClientGone,
-    TooLarge,
-    TooSlow,
-    refuse_declared,
-)
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+BODY_TIMEOUT = 10.0  # seconds for the whole body: a platform sends it at once
+
+
+class Unread(Exception):
+    """The body was not read: too large, too slow, or the client went away."""
+
+    status = 400
+    reason = "body not read"
+
+
+class TooLarge(Unread):
+    status = 413
+    reason = "body too large"
+
+
+class TooSlow(Unread):
+    status = 408
+    reason = "body not sent in time"
+
+
+class ClientGone(Unread):
+    status = 400
+    reason = "client disconnected"
+
+
+def refuse_declared(declared: str | bytes | None, limit: int) -> None:
+    """TooLarge when the Content-Length header says more than `limit` bytes (or is not a
+    number): refused before a byte of the body is read."""
+    if declared is None:
+        return
+    try:
+        if int(declared) > limit:
+            raise TooLarge
+    except ValueError:
+        raise TooLarge from None
 
 
 class RawEndpoint:
