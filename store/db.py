@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -38,6 +39,21 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _jsonb_dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _postgres_defaults(kwargs: dict[str, Any]) -> None:
+    """Pool sizes (unless another pool is given), and the JSONB columns' codec in C:
+    a checklist's state is read and written on every answer. orjson reads and writes
+    the same values as the standard library's json, keys that are not text included."""
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("json_serializer", _jsonb_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite(url):
         engine = create_engine(
@@ -46,9 +62,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 10)
+    _postgres_defaults(kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     # psycopg forgets an INSERT's rowcount once SQLAlchemy closes the cursor: without
     # this, INSERT … SELECT reports -1 and the tick's counts (and what they decide) lie
@@ -60,8 +74,7 @@ def async_session_factory(url: str, **kwargs: Any) -> async_sessionmaker[AsyncSe
     """Sessions over the async driver (PostgreSQL), for code that runs on an event loop:
     the same pool sizes and options as `make_engine`, without the per-checkout ping (a
     dropped connection invalidates the pool and the caller runs again)."""
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    _postgres_defaults(kwargs)
     options = {"preserve_rowcount": True, **kwargs.pop("execution_options", {})}
     engine = create_async_engine(url, execution_options=options, **kwargs)
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from typing import Any
 
+import orjson
 from starlette.routing import Route
 from telegram import Update
 from telegram.error import TelegramError
@@ -99,7 +99,7 @@ class TelegramWebhook(RawEndpoint):
             await _refused(send, 403, "wrong secret token")
             return
         try:
-            data = json.loads(await read_body(scope, receive, MAX_BODY))
+            data = orjson.loads(await read_body(scope, receive, MAX_BODY))
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update object")
             # a press or a typed message is read from the JSON itself; anything else as

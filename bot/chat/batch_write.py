@@ -13,11 +13,11 @@ the server keeps it prepared.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -130,12 +130,6 @@ class Written:
     seen_before: frozenset[int]  # of those, the ones whose message was already handled
 
 
-def _plain(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 def _step(step: DeferredStep | DeferredStart | None) -> dict[str, Any]:
     if isinstance(step, DeferredStep):
         return {"conversation_id": step.conversation_id, "version": step.version,
@@ -154,7 +148,8 @@ def fits(reply: dict[str, Any], seen: dict[str, Any]) -> bool:
 def write_batch(session: Session, planned: list[Planned]) -> Written:
     rows = [{"i": i, "now": p.now, "reply": p.reply, "seen": p.seen} | _step(p.step)
             for i, p in enumerate(planned)]
-    done = session.execute(_WRITE, {"rows": json.dumps(rows, default=_plain,
-                                                       ensure_ascii=False)}).all()
+    # orjson writes dates and times as ISO 8601, as the JSONB columns' own serializer does
+    param = orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+    done = session.execute(_WRITE, {"rows": param}).all()
     return Written(saved=frozenset(r[0] for r in done),
                    seen_before=frozenset(r[0] for r in done if not r[1]))

@@ -10,10 +10,10 @@ puts the serving app behind a dispatcher that hands those paths' POSTs to it at 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
+import orjson
 from starlette.routing import BaseRoute, Route
 
 Scope = MutableMapping[str, Any]
@@ -110,9 +110,8 @@ async def respond(send: Send, status: int, body: bytes = b"",
 
 async def respond_json(send: Send, content: Any) -> None:
     """200 with `content` as Starlette's JSONResponse renders it."""
-    body = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
-                      separators=(",", ":")).encode("utf-8")
-    await respond(send, 200, body, b"application/json")
+    await respond(send, 200, orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS),
+                  b"application/json")
 
 
 def direct(app: ASGIApp, route_sets: Sequence[Sequence[BaseRoute]]) -> ASGIApp:
