@@ -9,8 +9,9 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -78,6 +79,22 @@ class Settings(BaseSettings):
     # many in one transaction of two statements (bot.chat.batch); 0: each on its own
     turn_batch: int = Field(default=32, ge=0)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: an IANA name such as "
+                             "Asia/Shanghai or Asia/Urumqi") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The county's time zone: its calendar day is the day every rule is read on
+        (a turn's, the tick's, a roster import's, the doctor's)."""
+        return ZoneInfo(self.timezone)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -111,4 +128,10 @@ def _check_private(path: Path) -> None:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """The settings, or ConfigError naming each setting that is wrong and why."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        wrong = "; ".join(f"VISITBOT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                          for e in exc.errors())
+        raise ConfigError(f"configuration is wrong: {wrong}") from None

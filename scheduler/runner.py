@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -19,16 +20,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.tick import tick
+from scheduler.tick import DEFAULT_TZ, tick
 
 log = logging.getLogger(__name__)
 
 TICK_MINUTES = 15
 
 
-async def _tick_job(sessions: sessionmaker[Session]) -> None:
+async def _tick_job(sessions: sessionmaker[Session], tz: ZoneInfo) -> None:
     try:
-        await asyncio.to_thread(tick, sessions, datetime.now(UTC))
+        await asyncio.to_thread(tick, sessions, datetime.now(UTC), tz=tz)
     except Exception:  # the next tick tries again; every step is idempotent
         log.exception("scheduler tick failed")
 
@@ -58,7 +59,9 @@ def start_scheduler(sessions: sessionmaker[Session], settings: Any = None, *,
         timezone=UTC,
     )
     scheduler.add_job(_tick_job, IntervalTrigger(minutes=minutes, timezone=UTC),
-                      args=[sessions], id="tick", name="visitbot tick",
+                      # the county's date (VISITBOT_TIMEZONE) is the day the tick plans
+                      args=[sessions, getattr(settings, "tz", DEFAULT_TZ)],
+                      id="tick", name="visitbot tick",
                       next_run_time=datetime.now(UTC))
     for job in every_minute:
         scheduler.add_job(_minute_job, IntervalTrigger(minutes=1, timezone=UTC),

@@ -73,7 +73,7 @@ class Turn:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
+        return self.settings.tz
 
     def today(self) -> date:
         return local_date(self.now, self.settings)
@@ -85,4 +85,4 @@ class Turn:
 def local_date(now: datetime, settings: Settings) -> date:
     """The county's date at `now` (the configured time zone): the day every rule of a
     turn — an assignment's end, a visit's window — is read on."""
-    return now.astimezone(ZoneInfo(settings.timezone)).date()
+    return now.astimezone(settings.tz).date()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -30,3 +32,16 @@ def cli_sessions() -> Any:
     except DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     return session_factory(engine)
+
+
+def county_tz() -> ZoneInfo:
+    """The configured time zone (VISITBOT_TIMEZONE): its calendar day is the one a
+    command plans, imports and checks on, as the chat and the scheduler do."""
+    from bot.settings import load_settings
+
+    obj = click.get_current_context().obj or {}
+    return (obj.get("settings") or load_settings()).tz
+
+
+def county_today() -> date:
+    return datetime.now(UTC).astimezone(county_tz()).date()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -46,21 +45,22 @@ def run_demo(db_path: Path, *, quiet: bool = False) -> int:
     _say = (lambda *_: None) if quiet else print
     # On the roster since the month began: every subject owes this month's visit (one
     # joining later in the month would first owe next month's, see scheduler.due).
-    since = datetime.now(ZoneInfo("Asia/Shanghai")).date().replace(day=1)
+    since = datetime.now(app.settings.tz).date().replace(day=1)
     report = import_roster(app.sessions, SAMPLE_ROSTER, policy_default="linzi-2022",
                            today=since, policies=PolicyBook())
     import_roster(app.sessions, SAMPLE_STAFF, policy_default="linzi-2022")
     _say(f"== 导入示例名单：{report.summary()}")
 
     now = datetime.now(UTC)
-    tick(app.sessions, now)  # plans every subject's current visit and writes reminders
+    tick(app.sessions, now, tz=app.settings.tz)  # plans every current visit, reminds
     visit_id, visitor, subject, officer, child = _cast(app, now)
     with app.sessions() as s:
         for person in (visitor, officer, child):
             if person is not None:
                 ensure_console_account(s, person.id, person.phone or str(person.id), now)
         s.commit()
-    tick(app.sessions, now)  # the visitor is reachable now: their reminder goes out
+    # the visitor is reachable now: their reminder goes out
+    tick(app.sessions, now, tz=app.settings.tz)
     console = ConsoleChannel(echo=not quiet)
     _say("== 到期提醒（经发件箱投递）")
     deliver(app, console)
@@ -98,7 +98,7 @@ def run_demo(db_path: Path, *, quiet: bool = False) -> int:
 def _cast(app: App, now: datetime) -> tuple[int, Person, Subject, Person | None,
                                           Person | None]:
     """A due visit of a subject who has a child; its visitor and the township officer."""
-    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    today = now.astimezone(app.settings.tz).date()
     with app.sessions() as s:
         visit = s.scalars(
             select(Visit)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from conversations.text import render
 def doctor_cmd() -> None:
     """Check policies, checklists and the roster for what would stop visits."""
     from bot.alerts.case_escalation import undelivered_cases
-    from bot.cli.app import cli_sessions
+    from bot.cli.app import cli_sessions, county_today
     from conversations.checklist import ChecklistError, available_checklists, load_checklist
     from scheduler.checks import (
         subjects_without_visitor,
@@ -31,7 +30,7 @@ def doctor_cmd() -> None:
     )
     from scheduler.policy_book import PolicyBook
 
-    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    today = county_today()
     book = PolicyBook()
     broken_checklists = []
     for name in available_checklists():

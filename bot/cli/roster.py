@@ -12,6 +12,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from bot.cli.app import county_today
 from store.db import DatabaseUnavailable, check_connection, make_engine, session_factory
 from store.roster.validate import RowError, error_columns
 
@@ -54,7 +55,7 @@ def import_cmd(file: Path, skip_invalid: bool, policy: str | None,
         try:
             report = import_roster(session_factory(engine), file, policy_default=policy,
                                    skip_invalid=skip_invalid, progress=progress,
-                                   policies=PolicyBook())
+                                   policies=PolicyBook(), today=county_today())
         except RosterFileError as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
@@ -84,7 +85,8 @@ def export_cmd(file: Path, masked: bool) -> None:
 
     with _engine() as engine:
         try:
-            count = export_roster(session_factory(engine), file, masked=masked)
+            count = export_roster(session_factory(engine), file, masked=masked,
+                                  today=county_today())
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:

@@ -12,14 +12,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.cli.app import cli_sessions
-
-SH = ZoneInfo("Asia/Shanghai")
+from bot.cli.app import cli_sessions, county_tz
 
 
-
-def parse_now(value: str | None) -> datetime:
-    """ISO date-time; without a zone it is Asia/Shanghai; None is the real now."""
+def parse_now(value: str | None, tz: ZoneInfo | None = None) -> datetime:
+    """ISO date-time; without a zone it is in `tz` (the configured time zone); None is
+    the real now."""
     if not value:
         return datetime.now(UTC)
     try:
@@ -27,17 +25,17 @@ def parse_now(value: str | None) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO date-time like 2026-12-01T08:00"
                                  ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SH)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz or county_tz())
 
 
 @click.command("tick")
 @click.option("--now", "now_", default=None,
-              help="Simulated clock, e.g. 2026-12-01T08:00 (Asia/Shanghai if no zone).")
+              help="Simulated clock, e.g. 2026-12-01T08:00 (in VISITBOT_TIMEZONE if no zone).")
 def tick_cmd(now_: str | None) -> None:
     """Plan due visits and write reminders and escalations (idempotent)."""
     from scheduler.tick import tick
 
-    stats = tick(cli_sessions(), parse_now(now_))
+    stats = tick(cli_sessions(), parse_now(now_), tz=county_tz())
     click.echo(f"{stats.today}：新计划探访 {stats.plan.planned} 次，节日探访 "
                f"{stats.holiday_visits} 次，提醒 {stats.reminders.messages} 条，督办 "
                f"{stats.escalations.messages} 条；取消 {stats.plan.cancelled}，"
@@ -141,7 +139,7 @@ def campaign_start(kind: str, township: str, days: int, now_: str | None) -> Non
             jid = township_id(s, township)
         except CampaignError as exc:
             raise click.ClickException(str(exc)) from None
-        n = start_campaign(s, kind, jid, days, now.astimezone(SH).date(), now)
+        n = start_campaign(s, kind, jid, days, now.astimezone(county_tz()).date(), now)
         s.commit()
     click.echo(f"已为 {township} 的重点对象安排 {n} 次“{kind}”上门探访，{days} 天内完成。")
 

@@ -41,16 +41,18 @@ TEXT_KEYS = ID_KEYS | PHONE_KEYS  # XLSX cells formatted as text so Excel keeps 
 
 
 def export_roster(session_factory: sessionmaker[Session], path: str | Path, *,
-                  masked: bool = False, actor_id: int | None = None) -> int:
+                  masked: bool = False, actor_id: int | None = None,
+                  today: date | None = None) -> int:
     """Write every subject to `path` (.csv or .xlsx); returns the number of rows.
 
-    `masked` writes ID numbers and phones masked, for a copy that leaves the office.
+    `masked` writes ID numbers and phones masked, for a copy that leaves the office;
+    `today` (the county's date) says whose assignment has ended.
     """
     path = Path(path)
     _check_suffix(path)
     with session_factory() as session, session.begin():
         conn = session.connection()
-        rows = list(_roster_rows(conn, local_today()))
+        rows = list(_roster_rows(conn, today or local_today()))
         session.add(AuditEntry(actor_id=actor_id, action="roster_export",
                                detail=f"{len(rows)} rows → {path.name}"
                                       f"{' (masked)' if masked else ''}"))

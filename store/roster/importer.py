@@ -31,11 +31,13 @@ __all__ = ["ImportReport", "PolicyBook", "RosterFileError", "import_roster", "im
 
 CHUNK_ROWS = 5000
 Progress = Callable[[int, int], None]  # (rows done so far, rows to import)
-CALENDAR_TZ = ZoneInfo("Asia/Shanghai")  # assignment dates are local calendar days
+# assignment dates are calendar days of the county's time zone (VISITBOT_TIMEZONE, which
+# callers pass); this is its default
+CALENDAR_TZ = "Asia/Shanghai"
 
 
-def local_today() -> date:
-    return datetime.now(CALENDAR_TZ).date()
+def local_today(tz: str = CALENDAR_TZ) -> date:
+    return datetime.now(ZoneInfo(tz)).date()
 
 
 @dataclass
