@@ -34,13 +34,13 @@ from bot.channels.telegram_api import (
 from bot.channels.telegram_channel import TelegramChannel
 from bot.channels.telegram_handler import Done, HandlesIncoming, UpdateHandler
 from bot.channels.telegram_parse import parse_plain
-from bot.channels.wechat_webhook import Unread
 from bot.settings import Settings
 from bot.web.raw_asgi import (
     RawEndpoint,
     Receive,
     Scope,
     Send,
+    Unread,
     header,
     read_body,
     respond,

@@ -29,7 +29,6 @@ from bot.channels.wechat_webhook import (
     DEFAULT_MAX_BODY,
     HandlesIncoming,
     LateSend,
-    Unread,
     read_limited,
     refused,
     run_core,
@@ -40,6 +39,7 @@ from bot.channels.wechat_xml import BadXml, fit_utf8, parse_xml, text_reply_xml
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
+from bot.web.raw_asgi import Unread
 from conversations.messages import Address, Outgoing
 from store.db import DatabaseUnavailable
 

@@ -37,7 +37,6 @@ from bot.channels.wechat_webhook import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BODY,
     HandlesIncoming,
-    Unread,
     read_limited,
     refused,
     run_core,
@@ -47,6 +46,7 @@ from bot.channels.wechat_xml import BadXml, fit_utf8, truncate_utf8
 from bot.channels.wechat_xml import with_numbered_choices as numbered
 from bot.chat.inbound import kind_of, silent
 from bot.settings import Settings
+from bot.web.raw_asgi import Unread
 from conversations.messages import Address, Outgoing, SendResult
 from store.base import utcnow
 from store.db import DatabaseUnavailable

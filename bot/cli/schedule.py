@@ -8,16 +8,15 @@ import os
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
 from bot.cli.app import cli_sessions, county_tz
 
 
-def parse_now(value: str | None, tz: ZoneInfo | None = None) -> datetime:
-    """ISO date-time; without a zone it is in `tz` (the configured time zone); None is
-    the real now."""
+def parse_now(value: str | None) -> datetime:
+    """ISO date-time; without a zone it is in the configured time zone; None is the
+    real now."""
     if not value:
         return datetime.now(UTC)
     try:
@@ -25,7 +24,7 @@ def parse_now(value: str | None, tz: ZoneInfo | None = None) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO date-time like 2026-12-01T08:00"
                                  ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz or county_tz())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=county_tz())
 
 
 @click.command("tick")

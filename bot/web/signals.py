@@ -26,9 +26,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.alerts import cases
-from bot.channels.wechat_webhook import Unread, read_limited
+from bot.channels.wechat_webhook import read_limited
 from bot.chat.context import local_date
 from bot.settings import Settings
+from bot.web.raw_asgi import Unread
 from conversations.messages import Choice, Outgoing
 from conversations.text import render
 from store.base import utcnow
