@@ -6,6 +6,7 @@ so a conversation survives restarts and every path is testable in microseconds.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -718,11 +719,37 @@ _ONLY_BUTTONS = re.compile(f"{_H}[^{_E}]*{_E}")
 _MARKS = str.maketrans("", "", _L + _H + _E)
 
 
+# Asks already rendered, by template and context: every visitor on a question is asked
+# the same words, and rendering them was a twentieth of a button press's CPU. Bounded:
+# the current answer shown may be any text, so the memo is emptied when it is full.
+_RENDERED: dict[tuple[Any, ...], tuple[str, str]] = {}
+_RENDERED_MAX = 4096
+
+
 def _two(template: str, **context: Any) -> tuple[str, str]:
     """One rendering of an ask, as (the text for typing, the head above buttons)."""
+    key = (template, os.environ.get("VISITBOT_TEMPLATES_DIR"), _frozen(context))
+    if (hit := _RENDERED.get(key)) is not None:
+        return hit
     both = render(template, L=_L, H=_H, E=_E, **context)
-    return (_ONLY_BUTTONS.sub("", both).translate(_MARKS).strip(),
-            _ONLY_TYPED.sub("", both).translate(_MARKS).strip())
+    two = (_ONLY_BUTTONS.sub("", both).translate(_MARKS).strip(),
+           _ONLY_TYPED.sub("", both).translate(_MARKS).strip())
+    if len(_RENDERED) >= _RENDERED_MAX:
+        _RENDERED.clear()
+    _RENDERED[key] = two
+    return two
+
+
+def _frozen(value: Any) -> Any:
+    """`value` as a key, each container tagged with its type: a list, a tuple and a dict
+    of the same items render differently, as do True, 1 and 1.0, which compare equal."""
+    if isinstance(value, dict):
+        return dict, tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return type(value), tuple(_frozen(v) for v in value)
+    if isinstance(value, bool | float):
+        return type(value), value
+    return value
 
 
 def _progress(cl: Checklist, st: dict[str, Any], ctx: Context, q: Question) -> str:

@@ -475,6 +475,60 @@ def test_any_sequence_of_messages_is_safe(name: str, before: str,
                 assert q.id in filed.answers, q.id
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(SEEDS), subject=st.sampled_from(["孙立本", "张玉珍"]),
+       msgs=st.lists(action, max_size=40))
+def test_a_remembered_ask_is_the_ask_rendered_afresh(name: str, subject: str,
+                                                      msgs: list[Inbound | Press | Foreign]
+                                                      ) -> None:
+    """Every reply of every step, with the asks remembered from earlier examples (other
+    checklists, other visitors, other answers shown), is the reply rendered with none."""
+    w = Walk(name, ctx(ref=REF, subject_name=subject))
+    shown = shown_by(w.last)
+    for m in msgs:
+        if isinstance(m, Press):
+            m = Inbound(choice=shown[m.n % len(shown)].data)
+        elif isinstance(m, Foreign):
+            m = Inbound(choice=FOREIGN[m.n % len(FOREIGN)])
+        before = json.loads(json.dumps(w.state, ensure_ascii=False))
+        res = engine.step(w.state, m, w.cl, w.ctx, NOW)
+        engine._RENDERED.clear()
+        fresh = engine.step(before, m, w.cl, w.ctx, NOW)
+        assert res.replies == fresh.replies
+        w.state, w.last = res.state, res
+        shown += shown_by(res)
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_a_question_asked_again_shows_its_own_answer_not_a_remembered_one(name: str) -> None:
+    """Back to a question answered with each of its options in turn: every ask shows
+    the answer given in its own walk, as rendered afresh."""
+    first = Walk(name, ctx(ref=REF))
+    while first.cur in (MODE, DATE) or first.question().type != "single":
+        first.safe_answer()
+    q = first.question()
+    for i, option in enumerate(q.options, 1):
+        w = Walk(name, ctx(ref=REF))
+        while w.cur != q.id:
+            w.safe_answer()
+        w.press(f"a:{q.id}:{i}")
+        before = json.loads(json.dumps(w.state, ensure_ascii=False))
+        res = w.send(text="上一题")
+        assert w.cur == q.id and f"当前答案：{option.label}" in res.replies[-1].text
+        engine._RENDERED.clear()
+        assert engine.step(before, Inbound(text="上一题"), w.cl, w.ctx, NOW).replies == \
+            res.replies
+
+
+def test_a_remembered_ask_tells_true_from_one() -> None:
+    """True == 1 as keys go, but a template shows each its own way."""
+    engine._RENDERED.clear()
+    assert engine._two("engine_ask_date", hint=True, today="1")[0] != \
+        engine._two("engine_ask_date", hint=1, today="1")[0]
+    assert engine._two("engine_ask_date", hint="", today=["1"])[0] != \
+        engine._two("engine_ask_date", hint="", today=("1",))[0]
+
+
 def test_a_button_of_another_subjects_visit_is_refused_as_expired() -> None:
     """The finding: on 张玉珍's 疾病状况, a 疾病状况 button of another subject's visit (a
     guangxi record, where option 3 is 转好, not 较差) stored the other visit's meaning."""
