@@ -125,7 +125,8 @@ class Core:
             if self.settings.turn_batch > 0:
                 guard_writes(self._async_sessions.kw["bind"].sync_engine)
                 self._batcher = Batcher(self._run_batch, self.settings.turn_batch,
-                                        min(RUNNERS, self.settings.turns_at_once))
+                                        min(RUNNERS, self.settings.turns_at_once),
+                                        self.settings.turn_gather_ms / 1000)
         if self._batcher is not None and batchable(incoming, inline):
             batched = await self._batcher.submit(incoming)
             if batched is not None:
