@@ -254,6 +254,8 @@ class Batcher:
     async def _drain(self) -> None:
         while self._waiting:
             await self._fill()
+            if not self._waiting:  # the other runner, done meanwhile, took them
+                break
             batch = self._take()
             results: list[Handled | None] = [None] * len(batch)
             self._busy += 1

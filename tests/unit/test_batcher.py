@@ -95,3 +95,26 @@ def test_no_window_takes_what_waits() -> None:
         return runs.batches
 
     assert asyncio.run(scenario()) == [["0"], ["1"], ["2"]]
+
+
+def test_a_runner_that_gathered_nothing_ends_cleanly() -> None:
+    """While one runner waits to fill, the other finishes and takes what waited: the one
+    waiting wakes to nothing, and ends without error."""
+
+    async def scenario() -> tuple[list[list[str]], list[BaseException | None]]:
+        runs = Runs(hold_first=True)
+        batcher = Batcher(runs, size=32, runners=2, gather=0.05)
+        first = asyncio.ensure_future(batcher.submit(press(0)))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(batcher.submit(press(1)))
+        await asyncio.sleep(0)
+        runners = list(batcher._tasks)
+        runs.release.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        await asyncio.wait_for(asyncio.wait(runners), 5)
+        return runs.batches, [t.exception() for t in runners]
+
+    batches, errors = asyncio.run(scenario())
+    assert batches == [["0"], ["1"]]
+    assert errors == [None, None]
