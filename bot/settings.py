@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # many in one transaction of two statements (bot.chat.batch); 0: each on its own
     turn_batch: int = Field(default=32, ge=0)
     # while one batch is under way, the next waits up to this long to fill (bench.openloop:
-    # the mean batch rose from 13 to 20 of 32, answers/s by a tenth); 0: take what waits
+    # the mean batch rose from 13 to 18 of 32, answers/s by a tenth); 0: take what waits
     turn_gather_ms: float = Field(default=2.0, ge=0, le=100)
 
     @field_validator("timezone")
