@@ -32,6 +32,14 @@ class Runs:
         return [None] * len(incomings)
 
 
+async def under_way(batcher: Batcher) -> asyncio.Future[Handled | None]:
+    """Press 0, its batch started (and held by `Runs`): the press's pending reply."""
+    first = asyncio.ensure_future(batcher.submit(press(0)))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    return first
+
+
 def test_a_lone_press_goes_at_once_whatever_the_window() -> None:
     async def scenario() -> list[list[str]]:
         runs = Runs(hold_first=False)
@@ -47,9 +55,7 @@ def test_presses_behind_a_batch_under_way_wait_for_a_full_batch() -> None:
     async def scenario() -> list[list[str]]:
         runs = Runs(hold_first=True)
         batcher = Batcher(runs, size=3, runners=2, gather=HOUR)
-        first = asyncio.ensure_future(batcher.submit(press(0)))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)  # the first batch is under way, held
+        first = await under_way(batcher)
         later = [asyncio.ensure_future(batcher.submit(press(n))) for n in (1, 2)]
         for _ in range(5):
             await asyncio.sleep(0)
@@ -67,9 +73,7 @@ def test_a_batch_that_does_not_fill_goes_when_the_window_ends() -> None:
     async def scenario() -> list[list[str]]:
         runs = Runs(hold_first=True)
         batcher = Batcher(runs, size=32, runners=2, gather=0.01)
-        first = asyncio.ensure_future(batcher.submit(press(0)))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        first = await under_way(batcher)
         later = [asyncio.ensure_future(batcher.submit(press(n))) for n in (1, 2)]
         await asyncio.wait_for(asyncio.gather(*later), 5)
         runs.release.set()
@@ -83,9 +87,7 @@ def test_no_window_takes_what_waits() -> None:
     async def scenario() -> list[list[str]]:
         runs = Runs(hold_first=True)
         batcher = Batcher(runs, size=32, runners=2, gather=0)
-        first = asyncio.ensure_future(batcher.submit(press(0)))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        first = await under_way(batcher)
         second = asyncio.ensure_future(batcher.submit(press(1)))
         await asyncio.wait_for(second, 5)
         third = asyncio.ensure_future(batcher.submit(press(2)))
@@ -104,9 +106,7 @@ def test_a_runner_that_gathered_nothing_ends_cleanly() -> None:
     async def scenario() -> tuple[list[list[str]], list[BaseException | None]]:
         runs = Runs(hold_first=True)
         batcher = Batcher(runs, size=32, runners=2, gather=0.05)
-        first = asyncio.ensure_future(batcher.submit(press(0)))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        first = await under_way(batcher)
         second = asyncio.ensure_future(batcher.submit(press(1)))
         await asyncio.sleep(0)
         runners = list(batcher._tasks)
