@@ -335,7 +335,7 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
                                "tick the province first, or build a fresh one"}
         port = free_port()
         endpoint = f"http://127.0.0.1:{port}/telegram"
-        ceilings = []
+        ceilings: list[dict[str, Any]] = []
         bot = start_bot(url, port, w, work)
         try:
             wait_up(endpoint)
@@ -348,11 +348,10 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
             bodies = work / f"updates-{w}.jsonl"
             n = write_bodies(bodies, chats, plan, threads, first_id)
             first_id += n
-            # the machine's pace drifts from minute to minute (the ceiling alone moved by a
-            # third between runs): the ceiling runs on each side of the bot, beside it
-            other = free_port()  # the bot, idle, keeps its own port
-            ceilings.append(_ceiling(f"http://127.0.0.1:{other}/telegram", other, w, bodies,
-                                     threads, connections, seconds, work))
+            # the machine's pace drifts from minute to minute (one ceiling just before the
+            # bot and one just after differed by half): the ratio is to both, on each side
+            ceilings.append(_ceiling(free_port(), w, bodies, threads, connections, seconds,
+                                     work))  # the bot, idle, keeps its own port
             before, seen0 = answers_stored(url), updates_processed(url)
             say(f"  wrk -c {connections} -d {seconds}s over {n:,} updates …", flush=True)
             spy = None
@@ -378,8 +377,7 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
                        bot_cpu_ms_per_update=1000 * cpu / max(1, processed))
         finally:
             bot.stop()
-        ceilings.append(_ceiling(endpoint, port, w, bodies, threads, connections, seconds,
-                                 work))
+        ceilings.append(_ceiling(port, w, bodies, threads, connections, seconds, work))
         res["ceiling"] = {
             "rps": sum(c["rps"] for c in ceilings) / len(ceilings),
             "rps_each": [c["rps"] for c in ceilings],
@@ -403,9 +401,10 @@ def run(url: str, *, visitors: int, workers: list[int], seconds: int, connection
     return result
 
 
-def _ceiling(endpoint: str, port: int, workers: int, bodies: Path, threads: int,
-             connections: int, seconds: int, work: Path) -> dict[str, Any]:
-    """wrk against `bench.ceiling` on the bot's port, over the same updates."""
+def _ceiling(port: int, workers: int, bodies: Path, threads: int, connections: int,
+             seconds: int, work: Path) -> dict[str, Any]:
+    """wrk against `bench.ceiling` on `port`, over the bot's updates."""
+    endpoint = f"http://127.0.0.1:{port}/telegram"
     ceiling = Server([sys.executable, "-m", "bench.ceiling", "--port", str(port),
                       "--workers", str(workers), "--secret", SECRET], dict(os.environ),
                      work / f"ceiling-{workers}.log")
