@@ -29,6 +29,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from bench.dbs import drop_database, new_database
+from bot.heap import settle
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 from store.models import (
@@ -174,6 +175,7 @@ def run_ticks(url: str, day: date = TICK_DAY, profile: bool = False) -> dict[str
     from scheduler.tick import tick
 
     engine = make_engine(url)
+    settle()  # as the serving process, where the scheduler ticks, settles its heap
     prof = SqlProfile(engine) if profile else None
     sf = session_factory(engine)
     now = datetime.combine(day, dtime(9), SH).astimezone(UTC)

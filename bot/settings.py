@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot import heap
+
 DEFAULT_DB = "sqlite:///visitbot.db"
 
 
@@ -81,6 +83,9 @@ class Settings(BaseSettings):
     # while one batch is under way, the next waits up to this long to fill (bench.openloop:
     # the mean batch rose from 13 to 18 of 32, answers/s by a tenth); 0: take what waits
     turn_gather_ms: float = Field(default=2.0, ge=0, le=100)
+    # the serving process's youngest generation is collected every this many net new
+    # objects, after its start-up heap is frozen out of the collector's walks (bot.heap)
+    gc_threshold: int = Field(default=heap.DEFAULT_THRESHOLD, ge=700, le=1_000_000)
 
     @field_validator("timezone")
     @classmethod

@@ -16,6 +16,7 @@ import socket
 import uvicorn
 from starlette.routing import BaseRoute
 
+from bot.heap import settle
 from bot.web.app import build_app
 from bot.web.raw_asgi import direct
 from bot.wiring import App, channels_for, setup_logging
@@ -82,6 +83,7 @@ async def _serve(app: App, names: list[str], host: str, port: int, scheduler: bo
         server.should_exit = True
 
     tasks.append(asyncio.create_task(stop_server()))
+    settle(app.settings.gc_threshold)  # start-up is done: its heap is never walked again
     log.info("visitbot serving %s on %s:%s", ",".join(names), host, port)
     try:
         await server.serve(sockets=[sock] if sock is not None else None)
