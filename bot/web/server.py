@@ -124,6 +124,9 @@ def serve(app: App, names: list[str], *, host: str | None = None, port: int | No
         return
     sock = listening_socket(host, port)
     app.engine.dispose()  # no connection may cross the fork
+    # frozen before the fork, the start-up heap stays shared: no child's collection
+    # writes to its pages
+    settle(app.settings.gc_threshold)
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
