@@ -139,7 +139,12 @@ class Visitor:
 
 async def walk_all(fake: Any, chats: list[int], seconds: int) -> list[Visitor]:
     until = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=len(chats), max_keepalive_connections=len(chats))
+    # a connection idle as long as the server's keep-alive (uvicorn's 5 s, httpx's own
+    # default too) can be closed by the server as the next request goes out on it, which
+    # ended a run with a ReadError: a visitor waiting for a slow reply leaves its
+    # connection idle that long. Let go of idle connections well before the server does.
+    limits = httpx.Limits(max_connections=len(chats), max_keepalive_connections=len(chats),
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         crowd = [Visitor(fake, client, chat, until) for chat in chats]
         await asyncio.gather(*(v.run() for v in crowd))
