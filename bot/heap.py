@@ -3,7 +3,7 @@
 CPython collects cycles by walking every tracked object of a generation. A serving
 process holds a large, unchanging heap from start-up (the modules, SQLAlchemy's mappers,
 the checklists and templates), and left as it is each full collection walked all of it:
-under load about 110 ms each, an eighth of the process's CPU and its worst pauses
+under load about 110 ms each, 11-12 % of the process's CPU and its worst pauses
 (bench.openloop, BENCHMARKS "A collector that walks only what changes"). A turn's own
 objects are freed by their reference counts as soon as it ends, so the youngest
 generation can be let grow far larger before it is collected.
