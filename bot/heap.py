@@ -19,8 +19,9 @@ DEFAULT_THRESHOLD = 10_000  # Python's own is 700
 def settle(threshold: int = DEFAULT_THRESHOLD) -> None:
     """Put what is alive now (start-up's heap) out of the collector's walks for the life
     of the process, and collect the youngest generation every `threshold` net new
-    objects. Call once, when start-up is done; a worker forked later inherits the frozen
-    heap, which it then shares with its parent page for page."""
+    objects. Call when start-up is done. A parent that forks workers calls it before the
+    fork, so they share the frozen heap page for page, and each worker again for what it
+    built after the fork (bot.web.server)."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
